@@ -33,8 +33,8 @@ def test_private_dirs_and_netns_vanish_with_holder(tmp_path):
 
 
 def test_run_module_goes_through_ansible_inside(sandbox):
-    sandbox.run(["ip", "link", "add", "cnt1-dummy", "type", "dummy"], check=True)
-    result = sandbox.run_module("ansible.builtin.command", {"argv": ["ip", "-o", "link", "show", "cnt1-dummy"]})
-    assert result["failed"] is False and "cnt1-dummy" in result["stdout"]
+    sandbox.run(["ip", "link", "add", "cnt1-a", "type", "veth", "peer", "name", "cnt1-b"], check=True)
+    result = sandbox.run_module("ansible.builtin.command", {"argv": ["ip", "-o", "link", "show", "cnt1-a"]})
+    assert result["failed"] is False and "cnt1-a" in result["stdout"]
     failed = sandbox.run_module("ansible.builtin.command", {"argv": ["false"]})
     assert failed["failed"] is True
