@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# README command 2: the whole test suite, as root on a Debian machine.
+#   unit -> module integration (both pyroute2s) -> lab -> sanity -> lint -> molecule -> reliability
+# Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
+# Select steps with e.g. `scripts/test.sh unit integration`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/bootstrap.sh || { echo "bootstrap failed"; exit 1; }
+export PATH="$root/.venv/bin:$PATH"
+export PYTHONDONTWRITEBYTECODE=1
+collections="$root/tests/output/collections"
+mkdir -p "$collections/ansible_collections/crossnet"
+ln -sfn "$root" "$collections/ansible_collections/crossnet/routed"
+export ANSIBLE_COLLECTIONS_PATH="$collections"
+
+cleanup() { python3 lab/lab.py down --all >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
+
+step_unit()        { python -m pytest -q -p no:cacheprovider tests/unit; }
+step_integration() { python -m pytest -q -p no:cacheprovider tests/integration; }
+step_lab()         { python -m pytest -q -p no:cacheprovider tests/lab; }
+step_sanity()      { bash scripts/sanity.sh; }
+step_lint()        { ansible-lint --offline -q; }
+step_molecule()    { local s rc=0; for s in molecule/*/molecule.yml; do
+                       s=$(basename "$(dirname "$s")"); echo "--- molecule test -s $s"
+                       molecule test -s "$s" || rc=1; done; return $rc; }
+step_reliability() { python -m pytest -q -p no:cacheprovider tests/reliability; }
+
+all_steps=(unit integration lab sanity lint molecule reliability)
+steps=("${@:-${all_steps[@]}}")
+passed=0 failed=0 failed_names=()
+for s in "${steps[@]}"; do
+  echo "=== step: $s"
+  start=$SECONDS
+  if "step_$s"; then passed=$((passed + 1)); result=ok
+  else failed=$((failed + 1)); failed_names+=("$s"); result=FAILED; fi
+  echo "=== step: $s $result in $((SECONDS - start)) s"
+done
+echo "failed steps: ${failed_names[*]:-none}"
+echo "steps: $passed passed, $failed failed"
+((failed == 0))
