@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One owned iptables chain, reached by one tagged jump, kept in sync through iptables-restore.
+
+The collection owns whole chains (``CROSSNET-POSTROUTING`` in nat, ``CROSSNET-FORWARD`` in
+filter).  A sync is one ``iptables-restore --noflush`` transaction: declaring the chain flushes
+that chain only, its rules follow, and the jump from the built-in chain is added (at position 1)
+when missing or de-duplicated when there are several.  Nothing else in the table is touched: no
+policy is declared, no foreign rule is named.
+
+Rules are rendered exactly as ``iptables-save`` prints them, so comparing the rendering with the
+saved chain tells whether anything has to change.
+"""
+
+from __future__ import annotations
+
+import re
+
+COMMENT = "crossnet"
+BACKENDS = ("nft", "legacy")
+RESTORE_WAIT = "--wait=10"
+
+_IPV4_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")
+
+
+class IptablesError(Exception):
+    """A backend is missing or an iptables command failed; the message says which."""
+
+
+class OwnedChain:
+    """A chain we own in ``table`` and the built-in ``parent`` chain that jumps to it."""
+
+    def __init__(self, table, name, parent):
+        self.table = table
+        self.name = name
+        self.parent = parent
+
+    @property
+    def jump(self):
+        """The jump rule as ``iptables-save`` prints it (without the ``-A <parent>`` prefix)."""
+        return "-m comment --comment %s -j %s" % (COMMENT, self.name)
+
+    @property
+    def jump_line(self):
+        return "-A %s %s" % (self.parent, self.jump)
+
+
+NAT_CHAIN = OwnedChain("nat", "CROSSNET-POSTROUTING", "POSTROUTING")
+FORWARD_CHAIN = OwnedChain("filter", "CROSSNET-FORWARD", "FORWARD")
+
+
+# --- rule rendering -------------------------------------------------------------------------
+
+def ipv4_cidr(value):
+    """Return ``value`` as the network iptables-save prints (``10.0.0.5/23`` -> ``10.0.0.0/23``,
+    a bare address -> ``/32``); raise ValueError for anything that is not an IPv4 address/CIDR.
+    """
+    import netaddr  # imported here so that the pure helpers work without it
+
+    text = str(value).strip()
+    # netaddr 0.8 (Debian 12) still accepts abbreviated forms such as "10/8" or "10.1".
+    if not _IPV4_CIDR.match(text):
+        raise ValueError("%r is not an IPv4 address or CIDR (a.b.c.d or a.b.c.d/nn)" % (value,))
+    try:
+        network = netaddr.IPNetwork(text)
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise ValueError("%r is not an IPv4 address or CIDR: %s" % (value, exc))
+    if network.version != 4:
+        raise ValueError("%r is not an IPv4 address or CIDR" % (value,))
+    return str(network.cidr)
+
+
+def _match(option, cidr):
+    # iptables-save leaves out an address match that matches everything.
+    return [] if cidr == "0.0.0.0/0" else [option, cidr]
+
+
+def masquerade_rules(sources, exclude, out_interface=None):
+    """Rules of CROSSNET-POSTROUTING: RETURN for every excluded destination, then MASQUERADE."""
+    rules = []
+    for cidr in exclude:
+        rules.append(" ".join(_match("-d", cidr) + ["-j", "RETURN"]))
+    for cidr in sources:
+        words = _match("-s", cidr)
+        if out_interface:
+            words += ["-o", out_interface]
+        rules.append(" ".join(words + ["-j", "MASQUERADE"]))
+    return rules
+
+
+def forward_rules(networks):
+    """Rules of CROSSNET-FORWARD: accept traffic from and to every container network."""
+    rules = []
+    for cidr in networks:
+        rules.append(" ".join(_match("-s", cidr) + ["-j", "ACCEPT"]))
+        rules.append(" ".join(_match("-d", cidr) + ["-j", "ACCEPT"]))
+    return rules
+
+
+def unique(items):
+    """``items`` without repeats, first occurrence kept (duplicate rules would never converge
+    with a user who lists a network twice)."""
+    seen = set()
+    return [item for item in items if not (item in seen or seen.add(item))]
+
+
+# --- reading iptables-save ------------------------------------------------------------------
+
+class ChainState:
+    """What ``iptables-save -t <table>`` says about one owned chain."""
+
+    def __init__(self, exists=False, rules=None, jumps=0):
+        self.exists = exists
+        self.rules = list(rules or [])
+        self.jumps = jumps
+
+    def __eq__(self, other):
+        return (self.exists, self.rules, self.jumps) == (other.exists, other.rules, other.jumps)
+
+    def __repr__(self):
+        return "ChainState(exists=%r, rules=%r, jumps=%r)" % (self.exists, self.rules, self.jumps)
+
+    def lines(self, chain):
+        """Our part of the table as text lines: the jumps, then the chain's rules."""
+        return [chain.jump_line] * self.jumps + ["-A %s %s" % (chain.name, r) for r in self.rules]
+
+
+def parse_save(text, chain):
+    """Extract ``chain``'s state from the output of ``iptables-save -t <chain.table>``."""
+    state = ChainState()
+    in_table = False
+    rule_prefix = "-A %s " % chain.name
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("*"):
+            in_table = line[1:] == chain.table
+        elif not in_table:
+            continue
+        elif line.split(" ", 1)[0] == ":" + chain.name:
+            state.exists = True
+        elif line == chain.jump_line:
+            state.jumps += 1
+        elif line.startswith(rule_prefix):
+            state.rules.append(line[len(rule_prefix):])
+    return state
+
+
+def without_owned(text, chain):
+    """``iptables-save`` output minus comments, counters and everything we own: what the
+    collection must never change (used by the tests, handy for a check in a playbook)."""
+    kept = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(":"):
+            name, policy = line[1:].split(" ")[:2]
+            if name == chain.name:
+                continue
+            line = ":%s %s" % (name, policy)
+        elif line == chain.jump_line or line.startswith("-A %s " % chain.name):
+            continue
+        kept.append(line)
+    return kept
+
+
+# --- writing with iptables-restore ------------------------------------------------------------
+
+def restore_present(chain, rules, current):
+    """iptables-restore --noflush input that makes ``chain`` hold ``rules`` with one jump."""
+    lines = ["*%s" % chain.table, ":%s - [0:0]" % chain.name]
+    lines += ["-A %s %s" % (chain.name, rule) for rule in rules]
+    if current.jumps == 0:
+        lines.append("-I %s 1 %s" % (chain.parent, chain.jump))
+    # -D removes the first matching rule: keep the last of the duplicates.
+    lines += ["-D %s %s" % (chain.parent, chain.jump)] * max(current.jumps - 1, 0)
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def restore_absent(chain, current):
+    """iptables-restore --noflush input that removes our jumps and our chain."""
+    lines = ["*%s" % chain.table]
+    lines += ["-D %s %s" % (chain.parent, chain.jump)] * current.jumps
+    if current.exists:
+        # The declaration empties the chain, so that -X may delete it.
+        lines += [":%s - [0:0]" % chain.name, "-X %s" % chain.name]
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+# --- the backend ----------------------------------------------------------------------------
+
+def backend_from_version(text):
+    """``nft`` or ``legacy`` from ``iptables -V`` output (before 1.8 there was only legacy)."""
+    if "nf_tables" in text:
+        return "nft"
+    if "legacy" in text or re.search(r"\bv1\.[0-7]\.", text):
+        return "legacy"
+    return None
+
+
+class Backend:
+    """The iptables-save/-restore pair of one backend, run through an AnsibleModule."""
+
+    def __init__(self, module, name, save, restore):
+        self.module = module
+        self.name = name
+        self.save = save
+        self.restore = restore
+
+    @classmethod
+    def find(cls, module, requested="auto"):
+        """Pick the backend: ``auto`` is whatever the host's ``iptables`` command is."""
+        name = requested
+        if requested == "auto":
+            iptables = module.get_bin_path("iptables")
+            if not iptables:
+                raise IptablesError(
+                    "the iptables command is missing (Debian/Ubuntu: apt install iptables); "
+                    "it tells which backend, nft or legacy, this host uses")
+            rc, out, err = module.run_command([iptables, "-V"])
+            name = backend_from_version(out + err)
+            if rc != 0 or name is None:
+                raise IptablesError("cannot tell the iptables backend from '%s -V': %s"
+                                    % (iptables, (out + err).strip()))
+        candidates = [("iptables-%s-save" % name, "iptables-%s-restore" % name)]
+        if requested == "auto":
+            # Older distributions ship only the unsuffixed pair, which is then the host's backend.
+            candidates.append(("iptables-save", "iptables-restore"))
+        for save, restore in candidates:
+            save_path, restore_path = module.get_bin_path(save), module.get_bin_path(restore)
+            if save_path and restore_path:
+                return cls(module, name, save_path, restore_path)
+        raise IptablesError("the %s iptables backend needs %s, not found in PATH or /sbin, "
+                            "/usr/sbin, /usr/local/sbin"
+                            % (name, " and ".join("/".join(pair) for pair in candidates)))
+
+    def read(self, chain):
+        rc, out, err = self.module.run_command([self.save, "-t", chain.table])
+        if rc != 0:
+            raise IptablesError("%s -t %s failed (rc=%d): %s"
+                                % (self.save, chain.table, rc, err.strip()))
+        return parse_save(out, chain)
+
+    def apply(self, payload):
+        rc, out, err = self.module.run_command(
+            [self.restore, "--noflush", RESTORE_WAIT], data=payload, binary_data=True)
+        if rc != 0:
+            raise IptablesError("%s --noflush failed (rc=%d): %s\ninput was:\n%s"
+                                % (self.restore, rc, (err or out).strip(), payload))
+
+
+def sync(backend, chain, rules, present, check_mode):
+    """Bring ``chain`` to ``rules`` (present) or remove it; return (changed, before, after),
+    where before/after are ChainStates.  In check mode nothing is written and ``after`` is the
+    prediction."""
+    before = backend.read(chain)
+    if present:
+        wanted = ChainState(exists=True, rules=rules, jumps=1)
+        payload = None if before == wanted else restore_present(chain, rules, before)
+    else:
+        wanted = ChainState()
+        payload = None if before == wanted else restore_absent(chain, before)
+    if payload is None:
+        return False, before, before
+    if check_mode:
+        return True, before, wanted
+    backend.apply(payload)
+    after = backend.read(chain)
+    if after != wanted:
+        raise IptablesError(
+            "%s/%s does not read back as written (a rule iptables-save prints differently?)\n"
+            "wanted:\n%s\ngot:\n%s" % (chain.table, chain.name, "\n".join(wanted.lines(chain)),
+                                       "\n".join(after.lines(chain))))
+    return True, before, after

@@ -1,0 +1,228 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: forwarding
+short_description: Let the host route container traffic (ip_forward and a FORWARD accept chain)
+description:
+  - Sets C(net.ipv4.ip_forward=1) at runtime and persists it in O(sysctl_file).  The value it had
+    before the module first changed anything is kept in O(state_dir)/forwarding.json, and
+    V(absent) puts it back.
+  - Keeps the filter chain C(CROSSNET-FORWARD) holding C(-s <net> -j ACCEPT) and
+    C(-d <net> -j ACCEPT) for every O(container_networks) entry, and exactly one jump to it from
+    C(FORWARD), tagged C(-m comment --comment crossnet) and inserted at position 1 when missing.
+    Container traffic therefore flows even when the C(FORWARD) policy is C(DROP); the policy
+    itself is never changed.
+  - The chain is written in one C(iptables-restore --noflush) transaction that flushes and
+    refills only this chain; no other rule, chain or policy is changed.  Drift (a flushed chain,
+    a deleted or duplicated jump) is repaired.  The position of an existing jump is left alone.
+  - IPv4 only.
+version_added: "0.1.0"
+author:
+  - crossnet.routed contributors
+options:
+  container_networks:
+    description:
+      - Networks (CIDR, or a bare address meaning /32) whose forwarded traffic is accepted, in
+        both directions.
+    type: list
+    elements: str
+    default: []
+  sysctl_file:
+    description:
+      - File that persists C(net.ipv4.ip_forward = 1) across reboots.  The module owns the whole
+        file.
+    type: path
+    default: /etc/sysctl.d/60-crossnet.conf
+  state_dir:
+    description: Directory of the collection's state files.
+    type: path
+    default: /var/lib/crossnet
+  backend:
+    description:
+      - Which iptables backend to write to.  V(auto) uses the one the host's C(iptables -V)
+        reports; V(nft) and V(legacy) need C(iptables-nft-save)/C(iptables-nft-restore) and
+        C(iptables-legacy-save)/C(iptables-legacy-restore).
+    type: str
+    choices: [auto, nft, legacy]
+    default: auto
+  state:
+    description:
+      - V(present) enables forwarding and writes the chain and the jump.
+      - V(absent) restores the recorded C(ip_forward) value (if the module ever changed it),
+        deletes O(sysctl_file), the state file, our jump and our chain.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Before and after show the runtime value, the sysctl file and our iptables lines.
+requirements:
+  - iptables (nft or legacy) with iptables-save and iptables-restore
+  - netaddr
+notes:
+  - Run as root.  C(net.ipv4.ip_forward) and the chain belong to the network namespace the
+    module runs in.
+  - Writing C(ip_forward) also resets the per-interface C(forwarding) switches, as the kernel
+    does for C(sysctl -w net.ipv4.ip_forward=1).
+seealso:
+  - module: crossnet.routed.masquerade
+  - module: ansible.posix.sysctl
+"""
+
+EXAMPLES = r"""
+- name: Route this host's containers even with a FORWARD policy of DROP
+  crossnet.routed.forwarding:
+    container_networks: [10.0.0.0/23]
+
+- name: Undo it (restores the previous ip_forward value)
+  crossnet.routed.forwarding:
+    state: absent
+"""
+
+RETURN = r"""
+rules:
+  description: The rules of C(CROSSNET-FORWARD) after the run (predicted in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - -A CROSSNET-FORWARD -s 10.0.0.0/23 -j ACCEPT
+    - -A CROSSNET-FORWARD -d 10.0.0.0/23 -j ACCEPT
+ip_forward:
+  description: C(net.ipv4.ip_forward) after the run (predicted in check mode).
+  returned: always
+  type: str
+  sample: "1"
+prior_ip_forward:
+  description: The value recorded before the module's first change, if any.
+  returned: always
+  type: str
+  sample: "0"
+backend:
+  description: The iptables backend used.
+  returned: always
+  type: str
+  sample: nft
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crossnet.routed.plugins.module_utils import forwarding, iptables
+
+try:
+    import netaddr  # noqa: F401  (used by iptables.ipv4_cidr)
+    NETADDR_IMPORT_ERROR = None
+except ImportError:
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+
+
+def describe(runtime, file_path, file_content, chain_lines):
+    text = "# runtime\n%s = %s\n# %s\n" % (forwarding.SYSCTL, runtime, file_path)
+    text += file_content if file_content is not None else "(absent)\n"
+    text += "# iptables -t filter\n"
+    return text + "".join(line + "\n" for line in chain_lines)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container_networks=dict(type="list", elements="str", default=[]),
+            sysctl_file=dict(type="path", default=forwarding.DEFAULT_SYSCTL_FILE),
+            state_dir=dict(type="path", default="/var/lib/crossnet"),
+            backend=dict(type="str", choices=["auto", "nft", "legacy"], default="auto"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    if NETADDR_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    params = module.params
+    present = params["state"] == "present"
+    chain = iptables.FORWARD_CHAIN
+    sysctl_file, state_dir = params["sysctl_file"], params["state_dir"]
+
+    rules = []
+    if present:
+        try:
+            networks = [iptables.ipv4_cidr(n) for n in params["container_networks"]]
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        rules = iptables.unique(iptables.forward_rules(networks))
+
+    try:
+        runtime = forwarding.read_runtime()
+        file_content = forwarding.read_file(sysctl_file)
+        prior = forwarding.load_prior(state_dir)
+        steps = forwarding.plan(present, runtime, file_content, prior,
+                                forwarding.has_state(state_dir))
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg="cannot read the forwarding state: %s" % exc)
+
+    try:
+        backend = iptables.Backend.find(module, params["backend"])
+        # Remove the accept rules only after forwarding is off again; add them before it is on.
+        if present:
+            chain_changed, before, after = iptables.sync(backend, chain, rules, True,
+                                                         module.check_mode)
+    except iptables.IptablesError as exc:
+        module.fail_json(msg=str(exc))
+
+    new_runtime = steps["set_runtime"] or runtime
+    new_content = file_content
+    if steps["write_file"]:
+        new_content = forwarding.sysctl_file_content()
+    if steps["remove_file"]:
+        new_content = None
+    if steps["record_prior"]:
+        prior = runtime
+    try:
+        if not module.check_mode:
+            if steps["record_prior"]:
+                forwarding.save_prior(state_dir, runtime)
+            if steps["set_runtime"]:
+                forwarding.write_runtime(steps["set_runtime"])
+            if steps["write_file"]:
+                forwarding.write_file(sysctl_file, new_content)
+            if steps["remove_file"]:
+                forwarding.remove_file(sysctl_file)
+    except OSError as exc:
+        module.fail_json(msg="cannot change %s: %s" % (forwarding.SYSCTL, exc))
+
+    if not present:
+        try:
+            chain_changed, before, after = iptables.sync(backend, chain, [], False,
+                                                         module.check_mode)
+        except iptables.IptablesError as exc:
+            module.fail_json(msg=str(exc))
+        if steps["remove_state"] and not module.check_mode:
+            # Last, so that a failed run can be repeated with the prior value still known.
+            forwarding.remove_state(state_dir)
+
+    result = dict(
+        changed=chain_changed or any(steps.values()),
+        rules=["-A %s %s" % (chain.name, rule) for rule in after.rules],
+        ip_forward=new_runtime,
+        prior_ip_forward=prior,
+        backend=backend.name,
+    )
+    if module._diff:
+        result["diff"] = dict(
+            before=describe(runtime, sysctl_file, file_content, before.lines(chain)),
+            after=describe(new_runtime, sysctl_file, new_content, after.lines(chain)),
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

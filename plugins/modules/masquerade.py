@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: masquerade
+short_description: Masquerade container traffic that leaves the container network
+description:
+  - Keeps the nat chain C(CROSSNET-POSTROUTING) holding one C(-d <exclude> -j RETURN) rule per
+    O(exclude) network followed by one C(-s <source> [-o <out_interface>] -j MASQUERADE) rule per
+    O(sources) network, and keeps exactly one jump to it from C(POSTROUTING), tagged
+    C(-m comment --comment crossnet) and inserted at position 1 when it is missing.
+  - The chain is written in one C(iptables-restore --noflush) transaction that flushes and
+    refills only this chain.  No other chain, rule or policy is read back into the kernel or
+    changed.
+  - Drift is repaired: a chain flushed or edited by hand, a deleted jump or duplicate jumps.
+    The position of an existing jump is left alone, so other tools that insert their own rules
+    at the top of C(POSTROUTING) are not fought over.
+  - IPv4 only.
+version_added: "0.1.0"
+author:
+  - crossnet.routed contributors
+options:
+  sources:
+    description:
+      - Source networks (CIDR, or a bare address meaning /32) whose traffic is masqueraded.
+      - Host bits are cleared, as iptables does (V(10.0.0.5/23) becomes V(10.0.0.0/23)).
+    type: list
+    elements: str
+    default: []
+  exclude:
+    description:
+      - Destination networks that are never masqueraded, typically the whole container network
+        of every host, so that container-to-container traffic keeps its source address.
+    type: list
+    elements: str
+    default: []
+  out_interface:
+    description:
+      - Only masquerade traffic leaving through this interface (C(-o)); V(eth+) style wildcards
+        work.  Default is any interface.
+    type: str
+  backend:
+    description:
+      - Which iptables backend to write to.
+      - V(auto) uses the backend the host's C(iptables) command reports with C(iptables -V), so
+        the rules land where the host's own tools look.
+      - V(nft) and V(legacy) need the C(iptables-nft-save)/C(iptables-nft-restore) and
+        C(iptables-legacy-save)/C(iptables-legacy-restore) commands.
+    type: str
+    choices: [auto, nft, legacy]
+    default: auto
+  state:
+    description:
+      - V(present) writes the chain and the jump.
+      - V(absent) deletes our jump and our chain, nothing else; O(sources) and O(exclude) are
+        ignored.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Before and after are our jump and our chain's rules as iptables-save lines.
+requirements:
+  - iptables (nft or legacy) with iptables-save and iptables-restore
+  - netaddr
+notes:
+  - Run as root.  The module acts in the network namespace it runs in.
+  - A rule elsewhere that jumps to C(CROSSNET-POSTROUTING) makes V(absent) fail, as the chain is
+    still in use.
+seealso:
+  - module: crossnet.routed.forwarding
+"""
+
+EXAMPLES = r"""
+- name: Masquerade this host's containers, except towards the container network
+  crossnet.routed.masquerade:
+    sources: [10.0.0.0/26]
+    exclude: [10.0.0.0/23]
+
+- name: Masquerade only what leaves through the uplink, on a legacy-iptables host
+  crossnet.routed.masquerade:
+    sources: [10.0.0.1, 10.0.0.2]
+    exclude: [10.0.0.0/23]
+    out_interface: eth0
+    backend: legacy
+
+- name: Remove the chain and its jump
+  crossnet.routed.masquerade:
+    state: absent
+"""
+
+RETURN = r"""
+rules:
+  description:
+    - The rules of C(CROSSNET-POSTROUTING) after the run (predicted in check mode), as
+      iptables-save prints them.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - -A CROSSNET-POSTROUTING -d 10.0.0.0/23 -j RETURN
+    - -A CROSSNET-POSTROUTING -s 10.0.0.0/26 -j MASQUERADE
+backend:
+  description: The iptables backend used.
+  returned: always
+  type: str
+  sample: nft
+chain:
+  description: The chain the module owns.
+  returned: always
+  type: str
+  sample: CROSSNET-POSTROUTING
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crossnet.routed.plugins.module_utils import iptables
+from ansible_collections.crossnet.routed.plugins.module_utils.names import ifname_error
+
+try:
+    import netaddr  # noqa: F401  (used by iptables.ipv4_cidr)
+    NETADDR_IMPORT_ERROR = None
+except ImportError:
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sources=dict(type="list", elements="str", default=[]),
+            exclude=dict(type="list", elements="str", default=[]),
+            out_interface=dict(type="str"),
+            backend=dict(type="str", choices=["auto", "nft", "legacy"], default="auto"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    if NETADDR_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    params = module.params
+    present = params["state"] == "present"
+    chain = iptables.NAT_CHAIN
+
+    rules = []
+    if present:
+        out_interface = params["out_interface"]
+        if out_interface is not None and ifname_error(out_interface):
+            module.fail_json(msg="out_interface %r %s" % (out_interface, ifname_error(out_interface)))
+        try:
+            sources = [iptables.ipv4_cidr(s) for s in params["sources"]]
+            exclude = [iptables.ipv4_cidr(e) for e in params["exclude"]]
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        rules = iptables.unique(iptables.masquerade_rules(sources, exclude, out_interface))
+
+    try:
+        backend = iptables.Backend.find(module, params["backend"])
+        changed, before, after = iptables.sync(backend, chain, rules, present, module.check_mode)
+    except iptables.IptablesError as exc:
+        module.fail_json(msg=str(exc))
+
+    result = dict(
+        changed=changed,
+        rules=["-A %s %s" % (chain.name, rule) for rule in after.rules],
+        backend=backend.name,
+        chain=chain.name,
+    )
+    if module._diff:
+        result["diff"] = dict(
+            before_header="iptables -t nat (%s): %s" % (backend.name, chain.name),
+            after_header="iptables -t nat (%s): %s" % (backend.name, chain.name),
+            before="".join(line + "\n" for line in before.lines(chain)),
+            after="".join(line + "\n" for line in after.lines(chain)),
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
