@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The crossnet.routed.network_plan filter: hostvars of the container network -> plan per host."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: network_plan
+author: crossnet.routed contributors
+version_added: 0.1.0
+short_description: Plan the routed container network of every host
+description:
+  - Reads the C(crossnet_*) variables and the gathered facts of every host and
+    returns, for each of them, the namespaces, veth pairs, routes, proxy-ARP interfaces,
+    masquerade and forwarding settings the C(crossnet.routed) modules take (see docs/design.md).
+  - Validates the whole inventory first and fails listing every problem, each naming the host,
+    the container and the offending value, so that no host is changed when any host is wrong.
+  - C(crossnet_uplink) defaults to the interface of the host's default IPv4 route,
+    C(crossnet_node_address) to the primary IPv4 address of the uplink, a container's C(mtu) to
+    the uplink's MTU, all taken from the facts.
+  - Routes to another host's containers go to its C(crossnet_container_cidr) when it has one,
+    else to exactly C(netaddr.cidr_merge) of its addresses.
+options:
+  _input:
+    description: C(hostvars).
+    type: dict
+    required: true
+  hosts:
+    description: The hosts of the container network, usually C(groups['crossnet_hosts']).
+    type: list
+    elements: str
+    required: true
+  gateway:
+    description: The link-local gateway containers route to.
+    type: str
+    default: 169.254.1.1
+  masquerade:
+    description: Whether traffic from containers to outside the container network is NATed.
+    type: bool
+    default: true
+  masquerade_exclude:
+    description: Extra destinations (IPv4 CIDRs or addresses) never NATed.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Plan the whole container network once
+  ansible.builtin.set_fact:
+    crossnet_plan: >-
+      {{ hostvars | crossnet.routed.network_plan(groups['crossnet_hosts'],
+                                                 gateway=crossnet_gateway) }}
+  run_once: true
+"""
+
+RETURN = r"""
+_value:
+  description: >-
+    C({host: plan}) with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
+    masquerade, forwarding and preflight; see docs/design.md.
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+try:
+    from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
+        DEFAULT_GATEWAY,
+        PlanError,
+        network_plan as _network_plan,
+    )
+    IMPORT_ERROR = None
+except ImportError as exc:  # netaddr missing on the controller
+    DEFAULT_GATEWAY = "169.254.1.1"
+    IMPORT_ERROR = exc
+
+HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
+                  "crossnet_container_cidr", "ansible_facts")
+
+
+def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
+    if IMPORT_ERROR is not None:
+        raise AnsibleFilterError("crossnet.routed.network_plan needs the Python library netaddr on "
+                                 "the controller: %s" % IMPORT_ERROR)
+    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
+        raise AnsibleFilterError("crossnet.routed.network_plan: hosts must be a list of inventory "
+                                 "hostnames, got %r" % (hosts,))
+    variables = {}
+    for host in hosts:
+        try:
+            host_vars = hostvars[host]
+        except KeyError:
+            raise AnsibleFilterError("crossnet.routed.network_plan: host %s is not in the inventory"
+                                     % host) from None
+        variables[host] = {key: host_vars[key] for key in HOST_VARIABLES if key in host_vars}
+    try:
+        return _network_plan(variables, gateway=gateway, masquerade=masquerade,
+                             masquerade_exclude=masquerade_exclude)
+    except PlanError as exc:
+        raise AnsibleFilterError("the crossnet inventory is not valid (%d problems):\n- %s"
+                                 % (len(exc.errors), "\n- ".join(exc.errors))) from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"network_plan": network_plan}
