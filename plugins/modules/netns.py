@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: netns
+short_description: Manage named Linux network namespaces for containers
+version_added: "0.1.0"
+description:
+  - Creates and removes named network namespaces (the ones C(ip netns list) shows, mounted under
+    C(/run/netns)), with their loopback interface up.
+  - The module only removes namespaces it created.  It records them in
+    C(<state_dir>/netns.json) before creating them, so a run that is killed half way still owns
+    what it made.
+  - All listed namespaces are reconciled in one call.
+options:
+  names:
+    description:
+      - Names of the namespaces.
+      - Each must match C(^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$).
+    type: list
+    elements: str
+    required: true
+    aliases: [name]
+  state:
+    description:
+      - V(present) creates missing namespaces and brings loopback up in existing ones.
+      - V(absent) removes the listed namespaces.
+    type: str
+    choices: [present, absent]
+    default: present
+  purge:
+    description:
+      - With O(state=present), remove namespaces this module created earlier that are not listed.
+      - Namespaces the module did not create are never purged.
+    type: bool
+    default: false
+  adopt:
+    description:
+      - An existing namespace of a listed name that this module did not create makes the module
+        fail, unless O(adopt=true), which takes it over (and lets O(state=absent) remove it).
+    type: bool
+    default: false
+  state_dir:
+    description:
+      - Directory of the collection's state files.
+    type: path
+    default: /var/lib/crossnet
+requirements:
+  - pyroute2 (0.7 or later)
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: linux
+notes:
+  - Removing a namespace destroys the veth peers inside it; the kernel removes the host ends and
+    their routes shortly after.
+seealso:
+  - module: crossnet.routed.veth_pair
+author:
+  - crossnet.routed contributors
+"""
+
+EXAMPLES = r"""
+- name: Namespaces for two containers
+  crossnet.routed.netns:
+    names: [web1, db1]
+
+- name: Exactly these namespaces; remove the ones this collection made before
+  crossnet.routed.netns:
+    names: "{{ containers | map(attribute='name') | list }}"
+    purge: true
+
+- name: Remove a namespace
+  crossnet.routed.netns:
+    name: web1
+    state: absent
+"""
+
+RETURN = r"""
+namespaces:
+  description: The namespaces asked for.
+  returned: always
+  type: list
+  elements: str
+  sample: [web1, db1]
+created:
+  description: Namespaces created (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+  sample: [db1]
+removed:
+  description: Namespaces removed (by O(state=absent) or O(purge)).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+adopted:
+  description: Existing namespaces taken over with O(adopt=true).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils.netns import NetnsReconciler
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            names=dict(type="list", elements="str", required=True, aliases=["name"]),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            purge=dict(type="bool", default=False),
+            adopt=dict(type="bool", default=False),
+            state_dir=dict(type="path", default="/var/lib/crossnet"),
+        ),
+        supports_check_mode=True,
+    )
+    if not netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
+    p = module.params
+    bad = ["network namespace name %r %s" % (n, namerules.netns_error(n)) for n in p["names"] if namerules.netns_error(n)]
+    if bad:
+        module.fail_json(msg="; ".join(bad))
+
+    reconciler = NetnsReconciler(p["names"], p["state"], p["purge"], p["adopt"], p["state_dir"])
+    try:
+        with netlink.Sockets() as sockets:
+            report = reconciler.run(sockets, module.check_mode)
+    except (OSError, netlink.NetlinkError, netlink.NamespaceMissing) as exc:
+        module.fail_json(msg="network namespaces %s: %s" % (", ".join(p["names"]), exc))
+    if report["errors"]:
+        module.fail_json(msg="; ".join(report["errors"]))
+    result = dict(changed=report["changed"], namespaces=reconciler.names, created=report["created"],
+                  removed=report["removed"], adopted=report["adopted"])
+    if module._diff:
+        result["diff"] = dict(before=report["before"], after=report["after"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
