@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: veth_pair
+short_description: Connect network namespaces to the host with veth pairs
+version_added: "0.1.0"
+description:
+  - Creates veth pairs whose host end stays in the host's network namespace and whose peer end
+    lives in a named namespace (a container), with the peer's IPv4 addresses, the MTU of both
+    ends, both ends up, and a permanent neighbour entry for the container's gateway.
+  - The host end carries the link alias C(crossnet:<netns>); only links with that alias are
+    deleted by O(state=absent) or O(purge).
+  - A pair that exists with a wrong peer name or namespace is rebuilt; wrong addresses, MTU,
+    link state or gateway neighbour are repaired in place.
+  - All pairs are reconciled in one call, with one netlink socket per namespace.
+options:
+  pairs:
+    description: The veth pairs.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      netns:
+        description: Namespace that holds the peer end.  It must exist.
+        type: str
+        required: true
+      host_ifname:
+        description:
+          - Name of the host end (at most 15 characters).
+          - Default C(cnr) followed by 11 hex digits of C(sha1("<netns>/<peer_ifname>")).
+        type: str
+      peer_ifname:
+        description: Name of the peer end inside O(pairs[].netns).
+        type: str
+        default: eth0
+      addresses:
+        description:
+          - IPv4 addresses of the peer end; a bare address means C(/32).
+          - Other IPv4 addresses on the peer end are removed.
+        type: list
+        elements: str
+        default: []
+      mtu:
+        description: MTU of both ends.  Left as it is when not given.
+        type: int
+      gateway:
+        description:
+          - IPv4 address the container uses as its gateway (usually C(169.254.1.1)).
+          - The module installs a permanent neighbour entry for it on the peer end, pointing at
+            the MAC of the host end.  Proxy ARP alone does not do: the kernel answers ARP only
+            for addresses it has a route to through another interface, and a host without a
+            default route has none for C(169.254.1.1).
+        type: str
+  state:
+    description: V(present) creates and repairs the pairs; V(absent) deletes them.
+    type: str
+    choices: [present, absent]
+    default: present
+  purge:
+    description: With O(state=present), delete host links carrying a C(crossnet:) alias that are not listed.
+    type: bool
+    default: false
+  adopt:
+    description:
+      - A listed host link that exists without the C(crossnet:) alias makes the module fail,
+        unless O(adopt=true), which takes the veth over (sets the alias).
+    type: bool
+    default: false
+requirements:
+  - pyroute2 (0.7 or later)
+  - netaddr
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: linux
+seealso:
+  - module: crossnet.routed.netns
+  - module: crossnet.routed.host_route
+  - module: crossnet.routed.proxy_arp
+author:
+  - crossnet.routed contributors
+"""
+
+EXAMPLES = r"""
+- name: A veth pair per container, gateway 169.254.1.1 resolved without ARP
+  crossnet.routed.veth_pair:
+    pairs:
+      - netns: web1
+        addresses: [10.0.0.1]
+        mtu: 1500
+        gateway: 169.254.1.1
+      - netns: db1
+        host_ifname: vdb1
+        peer_ifname: eth0
+        addresses: [10.0.0.2/32]
+        gateway: 169.254.1.1
+    purge: true
+
+- name: Delete a pair
+  crossnet.routed.veth_pair:
+    pairs:
+      - netns: web1
+    state: absent
+"""
+
+RETURN = r"""
+pairs:
+  description: The listed pairs with their defaults filled in and the MAC of the host end.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - host_ifname: cnr4f2a9c01be7
+      netns: web1
+      peer_ifname: eth0
+      addresses: [10.0.0.1/32]
+      mtu: 1500
+      gateway: 169.254.1.1
+      mac: "6a:3c:11:2e:90:0d"
+created:
+  description: Host ends of the pairs created (or rebuilt).
+  returned: always
+  type: list
+  elements: str
+  sample: [cnr4f2a9c01be7]
+removed:
+  description: Host ends of the pairs deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+changed_pairs:
+  description: Host ends of existing pairs that were repaired or rebuilt.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils import veth
+
+try:
+    import netaddr  # noqa: F401  (used by module_utils.veth)
+except ImportError:
+    HAS_NETADDR = False
+    import traceback
+
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_NETADDR = True
+    NETADDR_IMPORT_ERROR = None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pairs=dict(type="list", elements="dict", required=True, options=dict(
+                netns=dict(type="str", required=True),
+                host_ifname=dict(type="str"),
+                peer_ifname=dict(type="str", default="eth0"),
+                addresses=dict(type="list", elements="str", default=[]),
+                mtu=dict(type="int"),
+                gateway=dict(type="str"),
+            )),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            purge=dict(type="bool", default=False),
+            adopt=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    if not netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
+    if not HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    p = module.params
+    pairs, errors = veth.normalize_pairs(p["pairs"])
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+
+    reconciler = veth.VethReconciler(pairs, p["state"], p["purge"], p["adopt"])
+    try:
+        with netlink.Sockets() as sockets:
+            report = reconciler.run(sockets, module.check_mode)
+    except (OSError, netlink.NetlinkError, netlink.NamespaceMissing) as exc:
+        module.fail_json(msg="veth pairs %s: %s" % (", ".join(x["host_ifname"] for x in pairs), exc))
+    if report["errors"]:
+        module.fail_json(msg="; ".join(report["errors"]))
+    plan = report["plan"]
+    links = report.get("host_links", {})
+    listed = []
+    for pair in pairs:
+        view = veth.desired_view(pair, (links.get(pair["host_ifname"]) or {}).get("mac"))
+        listed.append(view)
+    result = dict(
+        changed=plan.changed,
+        pairs=listed,
+        created=[x["host_ifname"] for x in plan.create],
+        removed=[name for name in plan.delete if name not in plan.changed_pairs],
+        changed_pairs=plan.changed_pairs,
+    )
+    if module._diff:
+        result["diff"] = dict(before={"pairs": [v for v in plan.before if v]},
+                              after={"pairs": [v for v in plan.after if v]})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
