@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read-only checks a host must pass before the container network is applied to it."""
+
+from __future__ import annotations
+
+import socket
+
+from ansible_collections.crossnet.routed.plugins.module_utils.netlink import (
+    NetlinkError,
+    attr,
+    dump,
+    error_code,
+)
+
+IFF_UP = 0x1
+RTN_LOCAL = 2
+
+
+def _uplink(sock, uplink):
+    """The uplink's link message, or None."""
+    for link in dump(sock.get_links):
+        if attr(link, "IFLA_IFNAME") == uplink:
+            return link
+    return None
+
+
+def _ipv4_addresses(sock, index):
+    return sorted(attr(msg, "IFA_LOCAL") or attr(msg, "IFA_ADDRESS")
+                  for msg in dump(sock.get_addr, family=socket.AF_INET)
+                  if msg["index"] == index)
+
+
+def _route_to(sock, address):
+    """What the kernel would do with a packet to ``address``: a dict, or None when unreachable."""
+    try:
+        answer = dump(sock.route, "get", dst=address)
+    except NetlinkError as exc:
+        return {"error": "no route (%s)" % (exc.args[-1] if exc.args else error_code(exc))}
+    if not answer:
+        return {"error": "no route"}
+    msg = answer[0]
+    return {"oif": attr(msg, "RTA_OIF"), "gateway": attr(msg, "RTA_GATEWAY"),
+            "type": msg["type"], "source": attr(msg, "RTA_PREFSRC")}
+
+
+def check(sock, host, uplink, node_address, peers):
+    """Check the uplink, the node address and every peer; return (facts, errors).
+
+    ``peers`` is a list of ``{"host": name, "address": node address}``.  Nothing is changed:
+    only link, address and route lookups (RTM_GETROUTE computes a route, it sends nothing).
+    """
+    errors = []
+    facts = {"uplink": uplink, "node_address": node_address, "peers": []}
+    link = _uplink(sock, uplink)
+    if link is None:
+        errors.append("host %s: uplink %s does not exist" % (host, uplink))
+        return facts, errors
+    index = link["index"]
+    addresses = _ipv4_addresses(sock, index)
+    facts.update(uplink_index=index, uplink_mtu=attr(link, "IFLA_MTU"),
+                 uplink_up=bool(link["flags"] & IFF_UP), uplink_addresses=addresses)
+    if not facts["uplink_up"]:
+        errors.append("host %s: uplink %s is down" % (host, uplink))
+    if node_address not in addresses:
+        errors.append("host %s: node address %s is not on uplink %s (it has %s)"
+                      % (host, node_address, uplink, ", ".join(addresses) or "no IPv4 address"))
+
+    for peer in peers:
+        peer_host, address = peer["host"], peer["address"]
+        route = _route_to(sock, address)
+        facts["peers"].append(dict(route, host=peer_host, address=address))
+        where = "host %s: peer %s node address %s" % (host, peer_host, address)
+        if "error" in route:
+            errors.append("%s is not reachable: %s" % (where, route["error"]))
+        elif route["type"] == RTN_LOCAL:
+            errors.append("%s is an address of this host" % where)
+        elif route["oif"] != index:
+            errors.append("%s is not on-link via uplink %s: the kernel routes it via %s"
+                          % (where, uplink, _ifname(sock, route["oif"])))
+        elif route["gateway"] is not None:
+            errors.append("%s is not on-link via uplink %s: the kernel routes it via gateway %s"
+                          % (where, uplink, route["gateway"]))
+    return facts, errors
+
+
+def _ifname(sock, index):
+    for link in dump(sock.get_links):
+        if link["index"] == index:
+            return attr(link, "IFLA_IFNAME")
+    return "interface #%s" % index

@@ -1,0 +1,149 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: preflight
+short_description: Check that a host can join the routed container network, changing nothing
+description:
+  - Runs on a managed host before the container network is applied to it and fails, naming the
+    host, the uplink and the address, when
+  - the uplink interface does not exist or is down;
+  - the node address is not an IPv4 address of the uplink;
+  - the node address of a peer host is not on-link via the uplink, that is the kernel's route
+    lookup for it does not leave through the uplink, or goes through a gateway, or finds no route
+    at all.  Other hosts' containers are routed with the peer's node address as next hop, so it
+    must be directly reachable.
+  - Only reads links, addresses and route lookups (RTM_GETROUTE); sends no packet.
+version_added: "0.1.0"
+author:
+  - crossnet.routed contributors
+options:
+  host:
+    description:
+      - The name of this host in messages, usually C(inventory_hostname).
+      - Without it, the kernel's node name (C(uname -n)).
+    type: str
+  uplink:
+    description: The interface facing the other hosts (C(crossnet_uplink)).
+    type: str
+    required: true
+  node_address:
+    description: This host's IPv4 address on the uplink (C(crossnet_node_address)).
+    type: str
+    required: true
+  peers:
+    description: The other hosts of the container network.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: The peer's name, for messages.
+        type: str
+        required: true
+      address:
+        description: The peer's node address.
+        type: str
+        required: true
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything, so check mode runs the same checks.
+  diff_mode:
+    support: none
+requirements:
+  - pyroute2 (0.7 or later)
+notes:
+  - The role C(crossnet.routed.container_network) calls it with the values from the plan of the
+    C(crossnet.routed.network_plan) filter, on every host, with C(any_errors_fatal).
+"""
+
+EXAMPLES = r"""
+- name: Check the uplink and that the peers are on-link
+  crossnet.routed.preflight:
+    host: "{{ inventory_hostname }}"
+    uplink: eth0
+    node_address: 192.168.9.3
+    peers:
+      - {host: host2, address: 192.168.9.4}
+"""
+
+RETURN = r"""
+uplink:
+  description: The uplink checked.
+  returned: always
+  type: str
+  sample: eth0
+uplink_index:
+  description: The uplink's interface index.
+  returned: when the uplink exists
+  type: int
+  sample: 2
+uplink_mtu:
+  description: The uplink's MTU.
+  returned: when the uplink exists
+  type: int
+  sample: 1500
+uplink_up:
+  description: Whether the uplink is administratively up.
+  returned: when the uplink exists
+  type: bool
+uplink_addresses:
+  description: The IPv4 addresses on the uplink.
+  returned: when the uplink exists
+  type: list
+  elements: str
+  sample: [192.168.9.3]
+node_address:
+  description: The node address checked.
+  returned: always
+  type: str
+peers:
+  description: The kernel's route lookup for each peer's node address.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {host: host2, address: 192.168.9.4, oif: 2, gateway: null, type: 1, source: 192.168.9.3}
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils.preflight import check
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            host=dict(type="str"),
+            uplink=dict(type="str", required=True),
+            node_address=dict(type="str", required=True),
+            peers=dict(type="list", elements="dict", default=[], options=dict(
+                host=dict(type="str", required=True),
+                address=dict(type="str", required=True),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    if not netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
+    params = module.params
+    host = params["host"] or os.uname().nodename
+    with netlink.Sockets() as sockets:
+        facts, errors = check(sockets[None], host, params["uplink"], params["node_address"],
+                              params["peers"])
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors, changed=False, **facts)
+    module.exit_json(changed=False, **facts)
+
+
+if __name__ == "__main__":
+    main()

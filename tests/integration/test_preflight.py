@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""crossnet.routed.preflight on a fake host, under both pyroute2s."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def host(sandbox):
+    """A fake host with uplink up0 (192.168.9.3/24, a route via 192.168.9.1 to 10.99.0.0/24)
+    and a second interface other0 (10.50.0.1/24)."""
+    for argv in (
+        ["ip", "link", "add", "up0", "type", "veth", "peer", "name", "up0p"],
+        ["ip", "link", "add", "other0", "type", "veth", "peer", "name", "other0p"],
+        ["ip", "addr", "add", "192.168.9.3/24", "dev", "up0"],
+        ["ip", "addr", "add", "10.50.0.1/24", "dev", "other0"],
+        ["ip", "link", "set", "up0", "up"], ["ip", "link", "set", "up0p", "up"],
+        ["ip", "link", "set", "other0", "up"], ["ip", "link", "set", "other0p", "up"],
+        ["ip", "route", "add", "10.99.0.0/24", "via", "192.168.9.1", "dev", "up0"],
+    ):
+        sandbox.run(argv, check=True)
+    return sandbox
+
+
+def snapshot(box):
+    # IPv4 only: IPv6 link-local addresses finish DAD on their own while the test runs.
+    return [box.run(argv).stdout for argv in (["ip", "-br", "link"], ["ip", "-4", "addr"],
+                                               ["ip", "-4", "route", "show", "table", "all"],
+                                               ["ip", "-4", "neigh"])]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_good_host_passes_and_changes_nothing(host, check):
+    before = snapshot(host)
+    result = host.run_module("preflight", {
+        "host": "host1", "uplink": "up0", "node_address": "192.168.9.3",
+        "peers": [{"host": "host2", "address": "192.168.9.4"},
+                  {"host": "host3", "address": "192.168.9.200"}]}, check=check)
+    assert result["failed"] is False, result.get("msg")
+    assert result["changed"] is False
+    assert result["uplink_up"] is True and result["uplink_addresses"] == ["192.168.9.3"]
+    assert [(p["host"], p["gateway"], p["source"]) for p in result["peers"]] == [
+        ("host2", None, "192.168.9.3"), ("host3", None, "192.168.9.3")]
+    assert snapshot(host) == before
+
+
+def test_every_bad_peer_is_named(host):
+    result = host.run_module("preflight", {
+        "host": "host1", "uplink": "up0", "node_address": "192.168.9.3",
+        "peers": [{"host": "good", "address": "192.168.9.4"},
+                  {"host": "routed", "address": "10.99.0.5"},
+                  {"host": "elsewhere", "address": "10.50.0.2"},
+                  {"host": "nowhere", "address": "172.31.0.1"},
+                  {"host": "self", "address": "192.168.9.3"}]})
+    assert result["failed"] is True
+    errors = result["errors"]
+    assert len(errors) == 4, errors
+    assert "host host1: peer routed node address 10.99.0.5 is not on-link via uplink up0: " \
+           "the kernel routes it via gateway 192.168.9.1" in errors
+    assert "host host1: peer elsewhere node address 10.50.0.2 is not on-link via uplink up0: " \
+           "the kernel routes it via other0" in errors
+    assert any(e.startswith("host host1: peer nowhere node address 172.31.0.1 is not reachable")
+               for e in errors)
+    assert "host host1: peer self node address 192.168.9.3 is an address of this host" in errors
+    assert all(e in result["msg"] for e in errors)
+
+
+def test_missing_uplink(host):
+    result = host.run_module("preflight", {"host": "host1", "uplink": "eth7",
+                                           "node_address": "192.168.9.3"}, check=True)
+    assert result["failed"] is True
+    assert result["msg"] == "host host1: uplink eth7 does not exist"
+
+
+def test_node_address_not_on_uplink_and_uplink_down(host):
+    host.run(["ip", "link", "set", "up0", "down"], check=True)
+    result = host.run_module("preflight", {"host": "host1", "uplink": "up0",
+                                           "node_address": "10.50.0.1"})
+    assert result["failed"] is True
+    assert result["errors"] == [
+        "host host1: uplink up0 is down",
+        "host host1: node address 10.50.0.1 is not on uplink up0 (it has 192.168.9.3)",
+    ]
