@@ -1,0 +1,217 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reconcile IPv4 routes in table main.  Ours carry route protocol 157 ("crossnet")."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+
+PROTOCOL = 157
+PROTOCOL_NAME = "crossnet"
+RT_PROTOS_DIR = "/etc/iproute2/rt_protos.d"
+RT_PROTOS_FILE = "crossnet.conf"
+RT_PROTOS_LINE = "%d\t%s\n" % (PROTOCOL, PROTOCOL_NAME)
+TABLE_MAIN = 254
+AF_INET = 2
+RTN_UNICAST = 1
+RTNH_F_ONLINK = 4
+SCOPES = {"universe": 0, "link": 253, "host": 254}
+SCOPE_NAMES = {v: k for k, v in SCOPES.items()}
+HOST_NS = None  # key of the namespace the module runs in
+
+
+def normalize_routes(routes):
+    """Fill defaults, canonicalise destinations; returns (routes, errors)."""
+    import netaddr
+
+    out, errors = [], []
+    for raw in routes:
+        route = dict(raw)
+        dest = route.get("dest")
+        try:
+            net = netaddr.IPNetwork("0.0.0.0/0" if dest == "default" else (dest if "/" in str(dest) else "%s/32" % dest))
+            if net.version != 4:
+                raise ValueError("not IPv4")
+            if net.ip != net.network:
+                raise ValueError("host bits set (did you mean %s?)" % net.cidr)
+            route["dest"] = str(net.cidr)
+            if route.get("gateway"):
+                route["gateway"] = str(netaddr.IPAddress(route["gateway"], 4))
+        except Exception as exc:
+            errors.append("route %r: %s" % (dest, exc))
+            continue
+        if not route.get("gateway") and not route.get("dev"):
+            errors.append("route %s needs a gateway or a dev" % route["dest"])
+        route.setdefault("netns", None)
+        route["metric"] = int(route.get("metric") or 0)
+        route["onlink"] = bool(route.get("onlink"))
+        route.setdefault("gateway", None)
+        route.setdefault("dev", None)
+        route["scope"] = route.get("scope") or ("universe" if route["gateway"] else "link")
+        if route["scope"] not in SCOPES:
+            errors.append("route %s: scope must be one of %s" % (route["dest"], ", ".join(SCOPES)))
+        out.append(route)
+    keys = [route_key(r) for r in out]
+    for key in sorted({k for k in keys if keys.count(k) > 1}, key=str):
+        errors.append("route %s (netns %s, metric %d) is listed more than once" % (key[1], key[0] or "host", key[2]))
+    return out, errors
+
+
+def route_key(route):
+    return (route["netns"], route["dest"], route["metric"])
+
+
+# -- observation -----------------------------------------------------------------------------
+def route_view(msg, names):
+    """Kernel route message -> comparable dict (dev by name: indexes differ between runs)."""
+    dst = msg.get_attr("RTA_DST") or "0.0.0.0"
+    oif = msg.get_attr("RTA_OIF")
+    return {
+        "dest": "%s/%d" % (dst, msg["dst_len"]),
+        "gateway": msg.get_attr("RTA_GATEWAY"),
+        "dev": names.get(oif, oif),
+        "scope": SCOPE_NAMES.get(msg["scope"], msg["scope"]),
+        "onlink": bool(msg["flags"] & RTNH_F_ONLINK),
+        "metric": msg.get_attr("RTA_PRIORITY") or 0,
+        "protocol": msg["proto"],
+    }
+
+
+def observe(sockets, netns):
+    """(routes by (dest, metric), link name -> index) of table main, or None if netns is missing."""
+    try:
+        ipr = sockets[netns]
+    except netlink.NamespaceMissing:
+        return None
+    indexes = {link.get_attr("IFLA_IFNAME"): link["index"] for link in netlink.dump(ipr.get_links)}
+    names = {index: name for name, index in indexes.items()}
+    routes = {}
+    for msg in netlink.dump(ipr.get_routes, family=AF_INET, table=TABLE_MAIN):
+        if msg["type"] != RTN_UNICAST or (msg.get_attr("RTA_TABLE") or msg["table"]) != TABLE_MAIN:
+            continue
+        view = route_view(msg, names)
+        view["netns"] = netns
+        routes[(view["dest"], view["metric"])] = view
+    return {"routes": routes, "links": indexes}
+
+
+# -- planning (pure) -------------------------------------------------------------------------
+def same_path(want, have):
+    return all(want[k] == have[k] for k in ("gateway", "dev", "scope", "onlink"))
+
+
+def public(route):
+    return {k: route[k] for k in ("netns", "dest", "gateway", "dev", "scope", "onlink", "metric")}
+
+
+class Plan:
+    def __init__(self):
+        self.errors = []
+        self.add = []
+        self.replace = []
+        self.delete = []
+        self.before = []
+        self.after = []
+
+    @property
+    def changed(self):
+        return bool(self.add or self.replace or self.delete)
+
+
+def plan(routes, state, views, purge=False, adopt=False, check_mode=False):
+    """Pure.  ``views``: netns (None = host) -> observe() result (None: namespace missing)."""
+    result = Plan()
+    listed = set()
+    for route in routes:
+        netns, key = route["netns"], (route["dest"], route["metric"])
+        listed.add(route_key(route))
+        view = views.get(netns)
+        where = "netns %s" % netns if netns else "the host namespace"
+        if view is None:
+            if state == "present" and not check_mode:
+                result.errors.append("route %s: network namespace %s does not exist" % (route["dest"], netns))
+            elif state == "present":
+                result.add.append(route)
+                result.after.append(public(route))
+            continue
+        have = view["routes"].get(key)
+        if state == "absent":
+            if have is None:
+                continue
+            if have["protocol"] != PROTOCOL and not adopt:
+                result.errors.append("route %s in %s has protocol %s, not crossnet (%d); set adopt=true to "
+                                     "delete it anyway" % (route["dest"], where, have["protocol"], PROTOCOL))
+                continue
+            result.delete.append(have)
+            result.before.append(public(have))
+            continue
+        if route["dev"] and route["dev"] not in view["links"] and not check_mode:
+            result.errors.append("route %s: device %s does not exist in %s" % (route["dest"], route["dev"], where))
+            continue
+        if have is not None and have["protocol"] != PROTOCOL and not adopt:
+            result.errors.append("route %s in %s exists with protocol %s, not crossnet (%d); set adopt=true to "
+                                 "take it over" % (route["dest"], where, have["protocol"], PROTOCOL))
+            continue
+        result.after.append(public(route))
+        if have is None:
+            result.add.append(route)
+            continue
+        result.before.append(public(have))
+        if have["protocol"] != PROTOCOL or not same_path(route, have):
+            result.replace.append(route)
+    if state == "present" and purge:
+        for netns, view in sorted(views.items(), key=lambda item: item[0] or ""):
+            for (dest, metric), have in sorted((view or {}).get("routes", {}).items()):
+                if have["protocol"] == PROTOCOL and (netns, dest, metric) not in listed:
+                    result.delete.append(have)
+                    result.before.append(public(have))
+    return result
+
+
+# -- applying --------------------------------------------------------------------------------
+def _spec(route, links):
+    address, prefixlen = route["dest"].split("/")
+    spec = {"dst": address, "dst_len": int(prefixlen), "table": TABLE_MAIN, "proto": PROTOCOL,
+            "scope": SCOPES[route["scope"]], "priority": route["metric"], "type": RTN_UNICAST}
+    if route["gateway"]:
+        spec["gateway"] = route["gateway"]
+    if route["dev"]:
+        spec["oif"] = links[route["dev"]]
+    if route["onlink"]:
+        spec["flags"] = RTNH_F_ONLINK
+    return spec
+
+
+def apply(sockets, result, views):
+    for have in result.delete:
+        address, prefixlen = have["dest"].split("/")
+        try:
+            sockets[have["netns"]].route("del", dst=address, dst_len=int(prefixlen), table=TABLE_MAIN,
+                                         priority=have["metric"], proto=have["protocol"])
+        except netlink.NamespaceMissing:
+            pass  # removed since we looked: its routes went with it
+        except netlink.NetlinkError as exc:
+            if netlink.error_code(exc) not in (netlink.ESRCH, netlink.ENODEV):
+                raise  # ESRCH/ENODEV: gone with its device meanwhile
+    for route in result.replace + result.add:
+        sockets[route["netns"]].route("replace", **_spec(route, views[route["netns"]]["links"]))
+
+
+def protocol_name_file(directory=RT_PROTOS_DIR):
+    """(path, needs_write) for the file naming protocol 157, or (None, False) without the directory."""
+    if not os.path.isdir(directory):
+        return None, False
+    path = os.path.join(directory, RT_PROTOS_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return path, handle.read() != RT_PROTOS_LINE
+    except FileNotFoundError:
+        return path, True
+
+
+def write_protocol_name(path):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(RT_PROTOS_LINE)

@@ -1,0 +1,230 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_route
+short_description: Manage IPv4 routes to containers and peer hosts, on the host and in namespaces
+version_added: "0.1.0"
+description:
+  - Installs IPv4 routes in table C(main) of the host's network namespace or of a named
+    namespace: the C(/32) route to each container through its host-side veth, routes to other
+    hosts' container networks, and the container-side routes (the gateway C(169.254.1.1) on
+    link, the default route through it).
+  - Every route the module installs carries route protocol C(157), named C(crossnet) in
+    C(/etc/iproute2/rt_protos.d/crossnet.conf) when that directory exists, so
+    C(ip route show proto crossnet) lists them.  Only routes with protocol C(157) are ever
+    replaced, deleted or purged; a route to a listed destination with any other protocol
+    (C(kernel), C(boot), C(static), a routing daemon's) is foreign.
+  - A route is identified by namespace, destination and metric.  A listed route of ours whose
+    gateway, device, scope or onlink flag differ is replaced.
+  - All routes are reconciled in one call: one netlink socket and one route dump per namespace.
+options:
+  routes:
+    description: The routes.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      dest:
+        description: Destination in CIDR notation; a bare address means C(/32), V(default) means C(0.0.0.0/0).
+        type: str
+        required: true
+      gateway:
+        description: Next-hop IPv4 address.
+        type: str
+      dev:
+        description: Outgoing interface (in O(routes[].netns)).  Required when there is no gateway.
+        type: str
+      scope:
+        description: Route scope.  Default V(link) without a gateway, V(universe) with one.
+        type: str
+        choices: [universe, link, host]
+      onlink:
+        description: Treat the gateway as reachable on O(routes[].dev) even without a route to it.
+        type: bool
+        default: false
+      metric:
+        description: Route metric (priority).
+        type: int
+        default: 0
+      netns:
+        description: Named namespace of the route.  Default the host's namespace.
+        type: str
+  state:
+    description: V(present) installs the routes; V(absent) deletes them.
+    type: str
+    choices: [present, absent]
+    default: present
+  purge:
+    description:
+      - With O(state=present), delete routes of protocol C(157) that are not listed, in the host
+        namespace and in every namespace named in O(routes).
+      - Routes of other protocols are never purged.
+    type: bool
+    default: false
+  adopt:
+    description:
+      - A route to a listed destination with another protocol makes the module fail, unless
+        O(adopt=true), which replaces it with ours (protocol C(157)).
+    type: bool
+    default: false
+requirements:
+  - pyroute2 (0.7 or later)
+  - netaddr
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: linux
+notes:
+  - Routes on a veth disappear with it; a namespace removed while the module runs does not make
+    it fail.
+  - In check mode a namespace or device that does not exist yet (because an earlier task would
+    have created it) is reported as a route to add, not as an error.
+seealso:
+  - module: crossnet.routed.veth_pair
+author:
+  - crossnet.routed contributors
+"""
+
+EXAMPLES = r"""
+- name: Host routes to two containers and to a peer host's containers
+  crossnet.routed.host_route:
+    routes:
+      - dest: 10.0.0.1/32
+        dev: cnr4f2a9c01be7
+      - dest: 10.0.0.2
+        dev: cnr0b1e5d77a42
+      - dest: 10.0.1.0/30
+        gateway: 192.168.9.4
+        dev: eth0
+    purge: true
+
+# The gateway 169.254.1.1 is on link through eth0; the veth_pair module pins its MAC with a
+# permanent neighbour entry, so it resolves even where proxy ARP would not answer.
+- name: Container-side routes
+  crossnet.routed.host_route:
+    routes:
+      - netns: web1
+        dest: 169.254.1.1/32
+        dev: eth0
+        scope: link
+      - netns: web1
+        dest: default
+        gateway: 169.254.1.1
+        dev: eth0
+"""
+
+RETURN = r"""
+routes:
+  description: The listed routes with their defaults filled in.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {netns: null, dest: 10.0.0.1/32, gateway: null, dev: cnr4f2a9c01be7, scope: link, onlink: false, metric: 0}
+added:
+  description: Routes added.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+removed:
+  description: Routes deleted (O(state=absent) or O(purge)).
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+replaced:
+  description: Routes of ours changed to the listed next hop, or foreign routes adopted.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils import routes as rt
+
+try:
+    import netaddr  # noqa: F401  (used by module_utils.routes)
+except ImportError:
+    HAS_NETADDR = False
+    import traceback
+
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_NETADDR = True
+    NETADDR_IMPORT_ERROR = None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            routes=dict(type="list", elements="dict", required=True, options=dict(
+                dest=dict(type="str", required=True),
+                gateway=dict(type="str"),
+                dev=dict(type="str"),
+                scope=dict(type="str", choices=["universe", "link", "host"]),
+                onlink=dict(type="bool", default=False),
+                metric=dict(type="int", default=0),
+                netns=dict(type="str"),
+            )),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            purge=dict(type="bool", default=False),
+            adopt=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    if not netlink.HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
+    if not HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    p = module.params
+    routes, errors = rt.normalize_routes(p["routes"])
+    for route in routes:
+        if route["netns"] is not None and namerules.netns_error(route["netns"]):
+            errors.append("route %s: netns %r %s" % (route["dest"], route["netns"], namerules.netns_error(route["netns"])))
+        if route["dev"] is not None and namerules.ifname_error(route["dev"]):
+            errors.append("route %s: dev %r %s" % (route["dest"], route["dev"], namerules.ifname_error(route["dev"])))
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+
+    namespaces = [None] + sorted({r["netns"] for r in routes if r["netns"] is not None})
+    try:
+        with netlink.Sockets() as sockets:
+            views = {netns: rt.observe(sockets, netns) for netns in namespaces}
+            plan = rt.plan(routes, p["state"], views, p["purge"], p["adopt"], module.check_mode)
+            if plan.errors:
+                module.fail_json(msg="; ".join(plan.errors))
+            names_file, names_stale = rt.protocol_name_file() if p["state"] == "present" else (None, False)
+            if not module.check_mode:
+                rt.apply(sockets, plan, views)
+                if names_stale:
+                    rt.write_protocol_name(names_file)
+    except (OSError, netlink.NetlinkError) as exc:
+        module.fail_json(msg="routes %s: %s" % (", ".join(r["dest"] for r in routes), exc))
+    result = dict(
+        changed=plan.changed or names_stale,
+        routes=[rt.public(r) for r in routes],
+        added=[rt.public(r) for r in plan.add],
+        removed=[rt.public(r) for r in plan.delete],
+        replaced=[rt.public(r) for r in plan.replace],
+    )
+    if module._diff:
+        result["diff"] = dict(before={"routes": plan.before}, after={"routes": plan.after})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
