@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The crossnet lab: simulated hosts on one machine, reachable over ssh.  Needs root.
+
+    python lab/lab.py up lab/topologies/seed.yml [--name seed]   # prints the inventory path
+    python lab/lab.py down seed
+    python lab/lab.py status [seed]
+    python lab/lab.py inventory seed
+    python lab/lab.py exec seed host1 [--netns container0] -- ip addr
+    python lab/lab.py probe seed [--json FILE] [--check]         # connectivity matrix
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from labkit import core, probe  # noqa: E402
+from labkit.topology import TopologyError  # noqa: E402
+
+
+def lab_name(args):
+    if args.name:
+        return args.name
+    return os.path.splitext(os.path.basename(args.topology))[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="lab.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="bring a lab up (idempotent)")
+    up.add_argument("topology")
+    up.add_argument("--name", help="lab name (default: the topology file's name)")
+    down = sub.add_parser("down", help="remove every namespace, process and file of a lab")
+    down.add_argument("name")
+    status = sub.add_parser("status", help="labs and their nodes, as JSON")
+    status.add_argument("name", nargs="?")
+    inventory = sub.add_parser("inventory", help="print the inventory path of a lab")
+    inventory.add_argument("name")
+    run = sub.add_parser("exec", help="run a command on a lab node (or in one of its containers)")
+    run.add_argument("name")
+    run.add_argument("node")
+    run.add_argument("--netns", help="container namespace on the host")
+    run.add_argument("cmd", nargs="+")
+    matrix = sub.add_parser("probe", help="ping and TCP 'who are you' from every container")
+    matrix.add_argument("name")
+    matrix.add_argument("--json", help="also write the rows to this file")
+    matrix.add_argument("--check", action="store_true", help="exit 1 unless every row is as expected")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "up":
+            lab = core.Lab(lab_name(args))
+            lab.up(args.topology)
+            print(lab.inventory)
+        elif args.command == "down":
+            core.Lab(args.name).down()
+        elif args.command == "status":
+            names = [args.name] if args.name else sorted(
+                set(core.labs_on_disk()) | {n[len(core.PREFIX):].split("-")[0]
+                                            for n in core.list_netns() if n.startswith(core.PREFIX)})
+            print(json.dumps([core.Lab(n).status() for n in names], indent=2))
+        elif args.command == "inventory":
+            lab = core.Lab(args.name)
+            if lab.state() is None:
+                raise core.LabError("lab %s is not up" % args.name)
+            print(lab.inventory)
+        elif args.command == "exec":
+            cmd = args.cmd[1:] if args.cmd[0] == "--" else args.cmd
+            lab = core.Lab(args.name)
+            os.execvpe(lab.argv(args.node, cmd, args.netns)[0], lab.argv(args.node, cmd, args.netns), lab.env())
+        elif args.command == "probe":
+            rows = probe.probe(core.Lab(args.name))
+            print(probe.render(rows))
+            if args.json:
+                with open(args.json, "w", encoding="utf-8") as handle:
+                    json.dump(rows, handle, indent=2)
+            if args.check and not all(row["ok"] for row in rows):
+                return 1
+    except (core.LabError, TopologyError, OSError) as exc:
+        print("lab.py %s: %s" % (args.command, exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

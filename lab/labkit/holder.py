@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Holder of one lab host's mount and UTS namespaces (started inside the host's netns by
+``unshare --mount --uts --propagation private``).  It makes the host's file system private:
+
+- /etc, /var, /root: overlayfs over the machine's, upper layer in the host's lab directory, so
+  /etc/sysctl.d, /etc/iproute2/rt_protos.d and /var/lib/crossnet are per host;
+- /run and /tmp: fresh tmpfs (the host's `ip netns` names, /run/sshd, xtables lock);
+- /sys: a sysfs mounted from inside the host's netns, so /sys/class/net lists its links;
+- the lab directory stays reachable at its usual path (bound in from an fd opened before /run
+  was covered).
+
+Then it writes its pid to ``<hostdir>/holder.pid`` and sleeps until killed: the namespaces live
+as long as it (or anything that entered them) does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+OVERLAID = ("/etc", "/var", "/root")
+# Directories that must start empty on every host even when the machine has them.
+OPAQUE = ("var/lib/crossnet",)
+
+
+def mount(*argv):
+    subprocess.run(["mount"] + list(argv), check=True)
+
+
+def overlay(target, hostdir):
+    layer = os.path.join(hostdir, "fs", target.strip("/"))
+    upper, work = layer + ".upper", layer + ".work"
+    os.makedirs(upper, exist_ok=True)
+    os.makedirs(work, exist_ok=True)
+    for rel in OPAQUE:
+        top, _, rest = rel.partition("/")
+        if "/" + top == target:
+            path = os.path.join(upper, rest)
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            # An opaque directory hides the lower layer's entries below it.
+            os.setxattr(path, "trusted.overlay.opaque", b"y")
+    mount("-t", "overlay", "crossnet-lab", "-o",
+          "lowerdir=%s,upperdir=%s,workdir=%s" % (target, upper, work), target)
+
+
+def main(labdir, hostdir, hostname):
+    keep = os.open(labdir, os.O_PATH | os.O_DIRECTORY)
+    for target in OVERLAID:
+        overlay(target, hostdir)
+    mount("-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", "/sys")
+    mount("-t", "tmpfs", "-o", "mode=0755,size=64m", "crossnet-lab-run", "/run")
+    mount("-t", "tmpfs", "-o", "mode=1777,size=256m", "crossnet-lab-tmp", "/tmp")
+    os.makedirs("/run/sshd", mode=0o755)
+    os.makedirs(labdir, mode=0o700)
+    subprocess.run(["mount", "--no-canonicalize", "--bind", "/proc/self/fd/%d" % keep, labdir], check=True, pass_fds=[keep])
+    os.close(keep)
+    socket.sethostname(hostname)
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    tmp = os.path.join(hostdir, "holder.pid.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write("%d\n" % os.getpid())
+    os.replace(tmp, os.path.join(hostdir, "holder.pid"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:
+        signal.pause()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

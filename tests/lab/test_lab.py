@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The lab itself: hosts are reachable with Ansible over ssh, isolated from each other and
+from the machine, wired as the topology says, and `down` leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import REPO, lab_name
+from labkit import core
+
+ANSIBLE = os.path.join(REPO, ".venv", "bin", "ansible")
+
+
+def machine_addresses():
+    return subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True, check=True).stdout
+
+
+def test_ansible_reaches_every_host_over_ssh(lab):
+    env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([ANSIBLE, "-i", lab.inventory, "crossnet_hosts", "-m", "setup",
+                           "-a", "filter=ansible_hostname,ansible_python"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"ansible_hostname": "host1"' in proc.stdout
+    assert '"ansible_hostname": "host2"' in proc.stdout
+    # host1 runs modules with the venv's python, host2 with Debian's.
+    assert os.path.join(REPO, ".venv", "bin", "python") in proc.stdout
+    assert "/usr/bin/python3" in proc.stdout
+
+
+def test_hosts_have_their_own_links_and_no_default_route(lab):
+    links = lab.ssh("host1", ["ls", "/sys/class/net"], check=True).stdout.split()
+    assert sorted(links) == ["eth0", "eth1", "lo"]
+    assert sorted(lab.ssh("host2", ["ls", "/sys/class/net"], check=True).stdout.split()) == ["eth0", "lo"]
+    routes = lab.ssh("host1", ["ip", "-4", "route", "show"], check=True).stdout
+    assert "10.77.0.0/24 dev eth0" in routes and "10.78.0.0/24 dev eth1" in routes
+    assert "default" not in routes
+
+
+def test_netns_names_and_files_are_per_host(lab):
+    name = "probe%d" % os.getpid()
+    before = machine_addresses()
+    lab.ssh("host1", ["ip", "netns", "add", name], check=True)
+    lab.ssh("host1", ["sh", "-c", "echo x > /etc/sysctl.d/99-lab-test.conf; mkdir -p /var/lib/crossnet; "
+                                  "echo {} > /var/lib/crossnet/lab-test.json"], check=True)
+    try:
+        assert name in lab.ssh("host1", ["ip", "netns", "list"], check=True).stdout
+        assert name not in lab.ssh("host2", ["ip", "netns", "list"], check=True).stdout
+        assert name not in core.list_netns()
+        assert lab.ssh("host2", ["test", "-e", "/etc/sysctl.d/99-lab-test.conf"]).returncode == 1
+        assert lab.ssh("host2", ["test", "-e", "/var/lib/crossnet/lab-test.json"]).returncode == 1
+        assert not os.path.exists("/etc/sysctl.d/99-lab-test.conf")
+        assert not os.path.exists("/var/lib/crossnet/lab-test.json")
+    finally:
+        lab.ssh("host1", ["ip", "netns", "delete", name])
+    assert machine_addresses() == before
+
+
+def test_segments_carry_traffic_and_the_receiver_sees_the_sender(lab):
+    server = subprocess.Popen(lab.argv("outside", [core.PYTHON, core.WHOAMI, "serve", "7100", "20"]),
+                              stdout=subprocess.PIPE, text=True, env=lab.env())
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        ping = lab.run("host1", [core.PYTHON, core.WHOAMI, "ping", "10.78.0.10"], timeout=10)
+        assert ping.returncode == 0, ping.stderr
+        ask = lab.run("host1", [core.PYTHON, core.WHOAMI, "ask", "10.78.0.10", "7100"], timeout=10)
+        assert ask.stdout.strip() == "10.78.0.1"
+        # host2 is on the other segment only, and has no default route: no way there.
+        lost = lab.run("host2", [core.PYTHON, core.WHOAMI, "ping", "10.78.0.10", "1"], timeout=10)
+        assert lost.returncode == 1
+    finally:
+        server.kill()
+        server.wait()
+        server.stdout.close()
+
+
+def test_container_helper_runs_inside_a_hosts_namespace(lab):
+    lab.run("host2", ["ip", "netns", "add", "c1"], check=True)
+    try:
+        out = lab.run("host2", ["ip", "-o", "link", "show"], netns="c1", check=True).stdout
+        assert ": lo:" in out and "eth0" not in out
+    finally:
+        lab.run("host2", ["ip", "netns", "delete", "c1"], check=True)
+
+
+def test_up_again_keeps_the_running_lab(lab, topology_file):
+    holders = [lab.holder_pid("host1"), lab.holder_pid("host2")]
+    assert lab.up(topology_file) is False
+    assert [lab.holder_pid("host1"), lab.holder_pid("host2")] == holders
+
+
+def test_down_removes_namespaces_processes_and_files(fresh_lab, topology_file):
+    lab = fresh_lab
+    assert lab.up(topology_file) is True
+    # Something long-running inside a container namespace of a host, started like verify does.
+    lab.run("host1", ["ip", "netns", "add", "c9"], check=True)
+    sleeper = subprocess.Popen(lab.argv("host1", ["sleep", "600"], netns="c9"), env=lab.env())
+    time.sleep(0.3)
+    pids = lab.processes()
+    assert sleeper.pid in pids
+    assert len(pids) >= 5  # 2 holders, 2 sshd, the sleeper
+    lab.down()
+    sleeper.wait(timeout=5)
+    assert not [ns for ns in core.list_netns() if ns.startswith(lab.prefix)]
+    assert not any(os.path.exists("/proc/%d" % pid) and not core._zombie(pid) for pid in pids)
+    assert not os.path.exists(lab.dir)
+    lab.down()  # idempotent
+
+
+def test_down_cleans_up_without_state_files(fresh_lab, topology_file):
+    lab = fresh_lab
+    lab.up(topology_file)
+    pids = lab.processes()
+    subprocess.run(["rm", "-rf", lab.dir], check=True)  # as if the state was lost
+    lab.down()
+    assert not [ns for ns in core.list_netns() if ns.startswith(lab.prefix)]
+    assert not any(os.path.exists("/proc/%d" % pid) and not core._zombie(pid) for pid in pids)
+
+
+def test_down_after_an_interrupted_up(fresh_lab, topology_file):
+    lab = fresh_lab
+    cli = os.path.join(REPO, "lab", "lab.py")
+    proc = subprocess.Popen([sys.executable, cli, "up", topology_file, "--name", lab.name],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while lab.holder_pid("host1") is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert [ns for ns in core.list_netns() if ns.startswith(lab.prefix)]  # half-built
+    lab.down()
+    assert not [ns for ns in core.list_netns() if ns.startswith(lab.prefix)]
+    assert not lab.processes()
+    assert not os.path.exists(lab.dir)
+
+
+def test_labs_do_not_touch_each_other(lab, topology_file):
+    other = core.Lab(lab_name("o"))
+    try:
+        other.up(topology_file)
+        assert other.ssh("host1", ["true"]).returncode == 0
+    finally:
+        other.down()
+    assert lab.healthy()
+    assert lab.ssh("host1", ["true"]).returncode == 0
