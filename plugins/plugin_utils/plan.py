@@ -226,7 +226,7 @@ def _read_container(host, index, item, errors):
     error = names.netns_error(name)
     if error:
         errors.append("%s: container name %r %s" % (where, name, error))
-        return None
+        ok = False  # its other fields are still checked, so that every problem is reported
     where = "host %s: container %r" % (host.name, name)
 
     ifname = item.get("ifname", DEFAULT_PEER_IFNAME)
@@ -236,9 +236,10 @@ def _read_container(host, index, item, errors):
         ok = False
 
     host_ifname = item.get("host_ifname")
-    if host_ifname is None and ok:
-        host_ifname = names.host_ifname(name, ifname)
-    elif host_ifname is not None:
+    if host_ifname is None:
+        if ok:
+            host_ifname = names.host_ifname(name, ifname)
+    else:
         error = _ifname_error(host_ifname)
         if error:
             errors.append("%s: host_ifname %r %s" % (where, host_ifname, error))

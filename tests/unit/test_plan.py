@@ -439,6 +439,14 @@ def test_invalid_gateway_and_exclude():
     assert_one_error(seed(), "crossnet_masquerade_exclude must be a list", masquerade_exclude="10.0.0.0/8")
 
 
+def test_fields_of_a_container_with_a_bad_name_are_still_checked():
+    errors = errors_of(with_containers([{"name": "c;x", "addresses": ["1.2.3"], "mtu": "x"}]))
+    assert len(errors) == 3
+    assert all(e.startswith("host host1: ") for e in errors)
+    assert any("'1.2.3' is not a valid IPv4 address" in e for e in errors)
+    assert any("mtu 'x'" in e for e in errors)
+
+
 def test_all_errors_of_the_whole_inventory_are_reported_together():
     hosts = seed()
     hosts["host1"]["crossnet_containers"] = [{"name": "bad name", "addresses": ["10.0.0.1"]}]
