@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Converge at scale against the kernel floor (issue 5).  As root, after scripts/bootstrap.sh:
+#   benchmarks/run.sh --sizes 50,200,1000 [--python venv|system] [--cidr] [--profile modules|controller]
+# Results: benchmarks/results/<stamp>/ (summary.md, results.json, time_vs_n.png; latest -> newest).
+# The lab (xbench) is always taken down, also on failure or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lab_down() { .venv/bin/python lab/lab.py down xbench >/dev/null 2>&1 || true; }
+trap lab_down EXIT INT TERM
+.venv/bin/python benchmarks/bench.py "$@"
