@@ -190,12 +190,15 @@ def apply(sockets, result, views):
         address, prefixlen = have["dest"].split("/")
         try:
             sockets[have["netns"]].route("del", dst=address, dst_len=int(prefixlen), table=TABLE_MAIN,
-                                         priority=have["metric"], proto=have["protocol"])
+                                         priority=have["metric"], proto=have["protocol"],
+                                         scope=SCOPES.get(have["scope"], have["scope"]))
         except netlink.NamespaceMissing:
             pass  # removed since we looked: its routes went with it
         except netlink.NetlinkError as exc:
+            # the kernel matches the scope on delete (pyroute2 sends universe unless told), so
+            # ESRCH/ENODEV here only means the route went with its device meanwhile
             if netlink.error_code(exc) not in (netlink.ESRCH, netlink.ENODEV):
-                raise  # ESRCH/ENODEV: gone with its device meanwhile
+                raise
     for route in result.replace + result.add:
         sockets[route["netns"]].route("replace", **_spec(route, views[route["netns"]]["links"]))
 
