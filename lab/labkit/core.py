@@ -123,6 +123,10 @@ class Lab:
         return self.path("inventory.yml")
 
     @property
+    def collections(self):
+        return self.path("collections")
+
+    @property
     def ssh_config(self):
         return self.path("ssh_config")
 
@@ -205,6 +209,7 @@ class Lab:
         topo = topo_mod.parse(doc)
         state = self.state()
         if state is not None and state.get("topology") == doc and self.healthy():
+            self._write_client_files(topo)
             self.wait_ssh(topo)
             return False
         self.down()
@@ -238,9 +243,18 @@ class Lab:
             known.append(self._start_host(node))
         with open(self.path("known_hosts"), "w", encoding="utf-8") as handle:
             handle.writelines(known)
+        self._write_client_files(topo)
+        self.wait_ssh(topo)
+
+    def _write_client_files(self, topo):
+        """What the controller needs: ssh config, inventory, the collection link (idempotent)."""
         self._write_ssh_config(topo)
         self._write_inventory(topo)
-        self.wait_ssh(topo)
+        # ANSIBLE_COLLECTIONS_PATH=<lab dir>/collections finds crossnet.routed in this repository.
+        link = self.path("collections", "ansible_collections", "crossnet", "routed")
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if not os.path.islink(link):
+            os.symlink(topo_mod.REPO, link)
 
     def _wire(self, index, node, switch):
         ns = self.netns(node.name)
@@ -296,17 +310,21 @@ class Lab:
             handle.write("# ssh configuration of lab %s (generated)\n" % self.name + "\n".join(blocks))
 
     def _write_inventory(self, topo):
+        # Connection settings are host variables so that they win over any other inventory
+        # source naming the same hosts (molecule's own inventory does).
+        connection = {
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": self.path("id_ed25519"),
+            "ansible_ssh_common_args": "-F " + self.ssh_config,
+            "ansible_control_path_dir": self.path("cp"),
+            "ansible_pipelining": True,
+        }
         hosts = {}
         for node in topo.hosts:
-            hosts[node.name] = dict(ansible_host=node.address, ansible_python_interpreter=node.python, **node.vars)
+            hosts[node.name] = dict(ansible_host=node.address, ansible_python_interpreter=node.python,
+                                    **connection, **node.vars)
         inventory = {"all": {
-            "vars": {
-                "ansible_user": "root",
-                "ansible_ssh_private_key_file": self.path("id_ed25519"),
-                "ansible_ssh_common_args": "-F " + self.ssh_config,
-                "ansible_control_path_dir": self.path("cp"),
-                "crossnet_lab_name": self.name,
-            },
+            "vars": {"crossnet_lab_name": self.name},
             "children": {"crossnet_hosts": {"vars": topo.vars, "hosts": hosts}},
         }}
         with open(self.inventory, "w", encoding="utf-8") as handle:

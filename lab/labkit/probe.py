@@ -108,7 +108,8 @@ def render(rows):
     """Text matrix: one line per source, one column per target; a cell is the source address
     the receiver saw (``-`` = no answer, ``!`` = unexpected source, ``~`` = ping failed)."""
     sources = list(dict.fromkeys(r["from"] for r in rows))
-    dests = list(dict.fromkeys(r["to"] for r in rows))
+    order = {"container": 0, "host": 1, "outside": 2}
+    dests = list(dict.fromkeys(r["to"] for r in sorted(rows, key=lambda r: order[r["kind"]])))
     cells = {(r["from"], r["to"]): r for r in rows}
     width = max([len(s) for s in sources + dests] + [15]) + 2
     lines = ["from \\ to".ljust(width) + "".join(d.ljust(width) for d in dests)]

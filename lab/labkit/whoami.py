@@ -40,7 +40,7 @@ def serve(port, lifetime):
 
 
 def ask(addr, port, timeout=3.0):
-    with socket.create_connection((addr, int(port)), timeout=timeout) as conn:
+    with socket.create_connection((addr, int(port)), timeout=float(timeout)) as conn:
         data = b""
         while not data.endswith(b"\n"):
             chunk = conn.recv(256)
