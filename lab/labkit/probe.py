@@ -109,7 +109,8 @@ def render(rows):
     the receiver saw (``-`` = no answer, ``!`` = unexpected source, ``~`` = ping failed)."""
     sources = list(dict.fromkeys(r["from"] for r in rows))
     order = {"container": 0, "host": 1, "outside": 2}
-    dests = list(dict.fromkeys(r["to"] for r in sorted(rows, key=lambda r: order[r["kind"]])))
+    kinds = {r["to"]: r["kind"] for r in rows}
+    dests = sorted(dict.fromkeys(r["to"] for r in rows), key=lambda d: (order[kinds[d]], d))
     cells = {(r["from"], r["to"]): r for r in rows}
     width = max([len(s) for s in sources + dests] + [15]) + 2
     lines = ["from \\ to".ljust(width) + "".join(d.ljust(width) for d in dests)]
