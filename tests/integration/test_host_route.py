@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""crossnet.routed.host_route against the kernel, inside a sandbox; ends with two containers
+pinging each other through the sandbox host's /32 routes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+
+# one ICMP echo (iputils-ping is not installed everywhere); exits 0 only on a matching reply
+PING = """
+import socket, struct, sys, time
+def csum(data):
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    total = (total >> 16) + (total & 0xffff)
+    return ~(total + (total >> 16)) & 0xffff
+sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+sock.settimeout(1)
+body = struct.pack("!HH", 0x4321, 1) + b"crossnet"
+for attempt in range(5):
+    sock.sendto(struct.pack("!BBH", 8, 0, csum(b"\\x08\\x00\\x00\\x00" + body)) + body, (sys.argv[1], 0))
+    try:
+        while True:
+            packet, (source, _) = sock.recvfrom(1500)
+            icmp = packet[(packet[0] & 0x0f) * 4:]
+            if source == sys.argv[1] and icmp[0] == 0 and icmp[4:6] == body[:2]:
+                print("reply from", source)
+                sys.exit(0)
+    except socket.timeout:
+        continue
+sys.exit(1)
+"""
+
+
+def routes(box, netns=None, *selector):
+    argv = ["ip", "-j", "-4", "route", "show", "table", "main"] + list(selector)
+    proc = box.netns_run(netns, argv) if netns else box.run(argv)
+    return {r["dst"]: r for r in json.loads(proc.stdout or "[]")}
+
+
+def containers(box, names=("cnt1-a", "cnt1-b")):
+    assert not box.run_module("netns", {"names": list(names)})["failed"]
+    pairs = [{"netns": n, "host_ifname": n.replace("-", "") + "h", "addresses": ["10.9.0.%d" % (i + 1)],
+              "gateway": "169.254.1.1"} for i, n in enumerate(names)]
+    result = box.run_module("veth_pair", {"pairs": pairs})
+    assert not result["failed"], result.get("msg")
+    return [p["host_ifname"] for p in pairs]
+
+
+def host_routes(hosts):
+    return [{"dest": "10.9.0.%d" % (i + 1), "dev": h} for i, h in enumerate(hosts)]
+
+
+def container_routes(netns):
+    return [{"netns": netns, "dest": "169.254.1.1/32", "dev": "eth0", "scope": "link"},
+            {"netns": netns, "dest": "0.0.0.0/0", "gateway": "169.254.1.1", "dev": "eth0"}]
+
+
+def test_create_idempotent_check_and_diff(sandbox):
+    hosts = containers(sandbox)
+    args = {"routes": host_routes(hosts)}
+    predicted = sandbox.run_module("host_route", args, check=True, diff=True)
+    assert predicted["changed"] and len(predicted["added"]) == 2 and routes(sandbox) == {}
+    done = sandbox.run_module("host_route", args, diff=True)
+    assert done["changed"] and not done["failed"], done.get("msg")
+    have = routes(sandbox, None, "proto", "157")
+    assert sorted(have) == ["10.9.0.1", "10.9.0.2"] and have["10.9.0.1"]["dev"] == hosts[0]
+    assert have["10.9.0.1"]["scope"] == "link"
+    assert sandbox.run(["cat", "/etc/iproute2/rt_protos.d/crossnet.conf"]).stdout.split() == ["157", "crossnet"]
+    assert done["diff"]["before"] == {"routes": []} and len(done["diff"]["after"]["routes"]) == 2
+    again = sandbox.run_module("host_route", args, diff=True)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
+    assert sandbox.run_module("host_route", args, check=True)["changed"] is False
+
+
+def test_drift_foreign_adopt_purge_absent(sandbox):
+    hosts = containers(sandbox)
+    sandbox.run_module("host_route", {"routes": host_routes(hosts) + [{"dest": "10.9.5.0/24", "dev": hosts[0]}]})
+    sandbox.run(["ip", "route", "del", "10.9.0.1/32"], check=True)
+    sandbox.run(["ip", "route", "replace", "10.9.0.2/32", "dev", hosts[0], "proto", "157"], check=True)
+    sandbox.run(["ip", "route", "add", "10.9.7.0/24", "dev", hosts[0]], check=True)  # proto boot: foreign
+    fixed = sandbox.run_module("host_route", {"routes": host_routes(hosts), "purge": True})
+    assert fixed["changed"] and [r["dest"] for r in fixed["added"]] == ["10.9.0.1/32"]
+    assert [r["dest"] for r in fixed["replaced"]] == ["10.9.0.2/32"]
+    assert [r["dest"] for r in fixed["removed"]] == ["10.9.5.0/24"]
+    have = routes(sandbox)
+    assert have["10.9.0.2"]["dev"] == hosts[1] and "10.9.7.0/24" in have and "10.9.5.0/24" not in have
+
+    foreign = {"routes": [{"dest": "10.9.7.0/24", "dev": hosts[1]}]}
+    refused = sandbox.run_module("host_route", foreign)
+    assert refused["failed"] and "10.9.7.0/24" in refused["msg"] and "adopt" in refused["msg"]
+    assert routes(sandbox)["10.9.7.0/24"]["dev"] == hosts[0]
+    adopted = sandbox.run_module("host_route", dict(foreign, adopt=True))
+    assert adopted["changed"] and routes(sandbox, None, "proto", "157")["10.9.7.0/24"]["dev"] == hosts[1]
+
+    absent = sandbox.run_module("host_route", {"routes": host_routes(hosts), "state": "absent"}, diff=True)
+    assert absent["changed"] and len(absent["removed"]) == 2
+    assert sorted(routes(sandbox, None, "proto", "157")) == ["10.9.7.0/24"]
+    assert sandbox.run_module("host_route", {"routes": host_routes(hosts), "state": "absent"})["changed"] is False
+
+
+def test_errors_name_the_object(sandbox):
+    missing_dev = sandbox.run_module("host_route", {"routes": [{"dest": "10.9.0.1", "dev": "cnt1nodev"}]})
+    assert missing_dev["failed"] and "cnt1nodev" in missing_dev["msg"]
+    missing_ns = sandbox.run_module("host_route", {"routes": container_routes("cnt1-nope")})
+    assert missing_ns["failed"] and "cnt1-nope" in missing_ns["msg"]
+    bad = sandbox.run_module("host_route", {"routes": [{"dest": "10.9.0.1/24", "dev": "lo"}]})
+    assert bad["failed"] and "10.9.0.0/24" in bad["msg"]
+
+
+def test_two_containers_ping_through_the_host(sandbox):
+    hosts = containers(sandbox)
+    plan = host_routes(hosts) + container_routes("cnt1-a") + container_routes("cnt1-b")
+    done = sandbox.run_module("host_route", {"routes": plan, "purge": True})
+    assert done["changed"] and len(done["added"]) == 6, done.get("msg")
+    assert not sandbox.run_module("proxy_arp", {"interfaces": hosts})["failed"]
+    assert sandbox.run_module("host_route", {"routes": plan, "purge": True})["changed"] is False
+    inside = routes(sandbox, "cnt1-a", "proto", "157")
+    assert inside["default"]["gateway"] == "169.254.1.1" and inside["169.254.1.1"]["scope"] == "link"
+    sandbox.run(["sysctl", "-w", "net.ipv4.ip_forward=1"], check=True)  # the sandbox's own netns
+    ping = sandbox.netns_run("cnt1-a", ["python3", "-c", PING, "10.9.0.2"])
+    assert ping.returncode == 0 and ping.stdout.strip() == "reply from 10.9.0.2", ping.stdout + ping.stderr
+
+    # a container going away takes its routes with it; purge must not trip over that
+    assert not sandbox.run_module("netns", {"names": ["cnt1-a"], "purge": True})["failed"]
+    remaining = host_routes(hosts)[:1] + container_routes("cnt1-a")
+    for _ in range(50):
+        result = sandbox.run_module("host_route", {"routes": remaining, "purge": True})
+        assert not result["failed"], result.get("msg")
+        if hosts[1] not in json.dumps(routes(sandbox)):
+            break
+        time.sleep(0.1)
+    assert sorted(routes(sandbox)) == ["10.9.0.1"]
