@@ -4,7 +4,7 @@
 # Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
 # Select steps with e.g. `scripts/test.sh unit integration`.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 
 bash scripts/bootstrap.sh || { echo "bootstrap failed"; exit 1; }
