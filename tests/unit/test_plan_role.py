@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role's plan step through ansible-playbook: the filter as Ansible calls it, and a bad
+inventory stopping every host.  Only the plan tasks run (set_fact/assert on the controller):
+nothing is changed, no root needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from test_plan import ROOT, network_plan  # also makes the collection importable
+
+ANSIBLE_PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
+
+def play(out):
+    return [{
+        "name": "plan only",
+        "hosts": "all",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "plan", "ansible.builtin.include_role": {
+                "name": "crossnet.routed.container_network", "tasks_from": "plan"}},
+            {"name": "after the plan", "check_mode": False, "ansible.builtin.copy": {
+                "content": "{{ container_network_host_plan | to_json }}",
+                "dest": out + "/{{ inventory_hostname }}.json", "mode": "0600"}},
+        ],
+    }]
+
+
+def inventory(host3_containers=None, outsider=False):
+    hosts = {
+        "host1": {"crossnet_node_address": "192.168.9.3",
+                  "crossnet_containers": [{"name": "container0", "addresses": ["11.12.11.121"]}]},
+        "host2": {"crossnet_node_address": "192.168.9.4",
+                  "crossnet_containers": [{"name": "container0", "addresses": ["12.11.12.3"]}]},
+        "host3": {"crossnet_node_address": "192.168.9.5",
+                  "crossnet_containers": host3_containers or []},
+    }
+    result = {"all": {"vars": {"ansible_connection": "local", "crossnet_uplink": "eth0",
+                               "crossnet_gateway": "169.254.1.1", "crossnet_masquerade": True,
+                               "crossnet_masquerade_exclude": []},
+                      "children": {"crossnet_hosts": {"hosts": hosts}}}}
+    if outsider:
+        result["all"]["hosts"] = {"outsider": {}}
+    return result
+
+
+def run_play(tmp_path, inv, check=False):
+    """Run the plan step; return (rc, stdout, {host: its plan} for the hosts that got past it)."""
+    out = tmp_path / "reached"
+    out.mkdir()
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play(str(out))))
+    collections = os.path.join(ROOT, "tests", "output", "collections")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    argv = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")]
+    if check:
+        argv.append("--check")
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    reached = {path.stem: json.loads(path.read_text()) for path in out.iterdir()}
+    return proc.returncode, proc.stdout + proc.stderr, reached
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_every_host_gets_its_part_of_the_plan(tmp_path, check):
+    rc, output, reached = run_play(tmp_path, inventory(), check=check)
+    assert rc == 0, output
+    expected = network_plan({
+        name: dict(variables, crossnet_uplink="eth0")
+        for name, variables in inventory()["all"]["children"]["crossnet_hosts"]["hosts"].items()})
+    assert reached == expected
+
+
+def test_a_bad_host_stops_every_host_before_the_next_task(tmp_path):
+    bad = [{"name": "c;x", "addresses": ["12.11.12.3"]}, {"name": "ok", "addresses": ["1.2.3"]}]
+    rc, output, reached = run_play(tmp_path, inventory(bad))
+    assert rc != 0
+    assert reached == {}
+    assert "not valid (2 problems)" in output
+    assert "host host3: crossnet_containers[0]: container name 'c;x'" in output
+    assert "host host3: container 'ok': address '1.2.3' is not a valid IPv4 address" in output
+
+
+def test_a_host_outside_the_group_is_refused(tmp_path):
+    rc, output, reached = run_play(tmp_path, inventory(outsider=True))
+    assert rc != 0
+    assert "outsider is not in the group crossnet_hosts" in output
+    assert reached == {}  # any_errors_fatal: the others stop too
