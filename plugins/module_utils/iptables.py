@@ -16,6 +16,13 @@ saved chain tells whether anything has to change.
 from __future__ import annotations
 
 import re
+import traceback
+
+try:
+    import netaddr
+    NETADDR_IMPORT_ERROR = None
+except ImportError:
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
 
 COMMENT = "crossnet"
 BACKENDS = ("nft", "legacy")
@@ -56,8 +63,6 @@ def ipv4_cidr(value):
     """Return ``value`` as the network iptables-save prints (``10.0.0.5/23`` -> ``10.0.0.0/23``,
     a bare address -> ``/32``); raise ValueError for anything that is not an IPv4 address/CIDR.
     """
-    import netaddr  # imported here so that the pure helpers work without it
-
     text = str(value).strip()
     # netaddr 0.8 (Debian 12) still accepts abbreviated forms such as "10/8" or "10.1".
     if not _IPV4_CIDR.match(text):

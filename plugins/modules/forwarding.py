@@ -24,7 +24,7 @@ description:
   - IPv4 only.
 version_added: "0.1.0"
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 options:
   container_networks:
     description:
@@ -61,8 +61,11 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: Reads the filter table, ip_forward and the files, and predicts the change without writing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after show the runtime value, the sysctl file and our iptables lines.
 requirements:
@@ -114,17 +117,9 @@ backend:
   sample: nft
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.crossnet.routed.plugins.module_utils import forwarding, iptables
-
-try:
-    import netaddr  # noqa: F401  (used by iptables.ipv4_cidr)
-    NETADDR_IMPORT_ERROR = None
-except ImportError:
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
 
 
 def describe(runtime, file_path, file_content, chain_lines):
@@ -145,8 +140,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if NETADDR_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    if iptables.NETADDR_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=iptables.NETADDR_IMPORT_ERROR)
     params = module.params
     present = params["state"] == "present"
     chain = iptables.FORWARD_CHAIN

@@ -17,13 +17,13 @@ description:
   - The chain is written in one C(iptables-restore --noflush) transaction that flushes and
     refills only this chain.  No other chain, rule or policy is read back into the kernel or
     changed.
-  - Drift is repaired: a chain flushed or edited by hand, a deleted jump or duplicate jumps.
+  - Drift is repaired (a chain flushed or edited by hand, a deleted jump, duplicate jumps).
     The position of an existing jump is left alone, so other tools that insert their own rules
     at the top of C(POSTROUTING) are not fought over.
   - IPv4 only.
 version_added: "0.1.0"
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 options:
   sources:
     description:
@@ -64,8 +64,11 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: Reads the nat table and predicts the change without writing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before and after are our jump and our chain's rules as iptables-save lines.
 requirements:
@@ -120,18 +123,10 @@ chain:
   sample: CROSSNET-POSTROUTING
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.crossnet.routed.plugins.module_utils import iptables
 from ansible_collections.crossnet.routed.plugins.module_utils.names import ifname_error
-
-try:
-    import netaddr  # noqa: F401  (used by iptables.ipv4_cidr)
-    NETADDR_IMPORT_ERROR = None
-except ImportError:
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
 
 
 def main():
@@ -145,8 +140,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if NETADDR_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    if iptables.NETADDR_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("netaddr"), exception=iptables.NETADDR_IMPORT_ERROR)
     params = module.params
     present = params["state"] == "present"
     chain = iptables.NAT_CHAIN

@@ -211,7 +211,7 @@ def test_sync_unchanged_writes_nothing():
     module, backend = _backend([(0, single_jump, "")])
     changed, before, after = iptables.sync(backend, NAT_CHAIN, rules, True, False)
     assert (changed, before, after) == (False, before, before)
-    assert [argv for argv, _ in module.calls] == [["save", "-t", "nat"]]
+    assert [argv for argv, dummy in module.calls] == [["save", "-t", "nat"]]
 
 
 def test_sync_check_mode_predicts_without_writing():
@@ -226,7 +226,7 @@ def test_sync_writes_and_reads_back():
               "-A POSTROUTING -m comment --comment crossnet -j CROSSNET-POSTROUTING\n" \
               "-A CROSSNET-POSTROUTING -j MASQUERADE\nCOMMIT\n"
     module, backend = _backend([(0, "*nat\nCOMMIT\n", ""), (0, "", ""), (0, written, "")])
-    changed, _, after = iptables.sync(backend, NAT_CHAIN, ["-j MASQUERADE"], True, False)
+    changed, dummy, after = iptables.sync(backend, NAT_CHAIN, ["-j MASQUERADE"], True, False)
     assert changed and after.rules == ["-j MASQUERADE"]
     argv, data = module.calls[1]
     assert argv == ["restore", "--noflush", iptables.RESTORE_WAIT]
