@@ -107,7 +107,7 @@ class Bench:
     def down(self):
         for server in self.servers:
             if server.poll() is None:
-                server.kill()
+                server.terminate()  # `timeout` passes SIGTERM on to iperf3
             server.wait()
         self.servers = []
         self.lab.down()
@@ -206,20 +206,35 @@ class Bench:
         cpu = children_cpu() - cpu
         with open(os.path.join(self.dir, "ansible-%s.log" % phase), "w", encoding="utf-8") as handle:
             handle.write(proc.stdout + proc.stderr)
+        self.file_profiles(phase)
         recap = {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
                                       map(int, m.groups()[1:])))
                  for m in RECAP.finditer(proc.stdout)}
-        if proc.returncode != 0 or set(recap) != set(self.hosts):
-            raise BenchError("%s: ansible-playbook exit %d, see %s\n%s" % (
-                phase, proc.returncode, os.path.join(self.dir, "ansible-%s.log" % phase), proc.stdout[-3000:]))
         phase_result = {"wall": wall, "controller_cpu": cpu, "load": before_load, "recap": recap}
+        self.result["phases"][phase] = phase_result
+        if proc.returncode != 0 or set(recap) != set(self.hosts):
+            failed = [line for line in proc.stdout.splitlines() if line.startswith("fatal:")]
+            phase_result["error"] = "exit %d: %s" % (proc.returncode, " | ".join(failed)[:1500])
+            raise BenchError("%s: ansible-playbook exit %d, see %s\n%s" % (
+                phase, proc.returncode, os.path.join(self.dir, "ansible-%s.log" % phase),
+                "\n".join(failed)[:3000] or proc.stdout[-3000:]))
         phase_result.update(task_summary(events, self.hosts))
         phase_result["modules"] = {host: self.module_runs(host, marks[host]) for host in self.hosts}
         phase_result["cpu"] = cpu + sum(r["utime"] + r["stime"] for runs in phase_result["modules"].values()
                                         for r in runs)
-        self.result["phases"][phase] = phase_result
         log("%s: %.2f s, changed %s" % (phase, wall, {h: r["changed"] for h, r in recap.items()}))
         return phase_result
+
+    def file_profiles(self, phase):
+        """Move this phase's module profiles into profile-<host>/<phase>/."""
+        for host in self.hosts:
+            folder = os.path.join(self.dir, "profile-%s" % host)
+            if not os.path.isdir(folder):
+                continue
+            os.makedirs(os.path.join(folder, phase), exist_ok=True)
+            for name in os.listdir(folder):
+                if name.endswith(".prof"):
+                    os.replace(os.path.join(folder, name), os.path.join(folder, phase, name))
 
     def module_log(self, host):
         return os.path.join(self.dir, "modules-%s.jsonl" % host)
@@ -239,25 +254,38 @@ class Bench:
             return []
 
     def collection(self, floor_state, baseline):
+        """Every phase runs even when an earlier one failed (its error is recorded), so that one
+        broken step still leaves the others measured and the teardown always runs."""
         n = {h: self.n for h in self.hosts}
-        self.playbook("converge", n)
-        state = self.census()
-        self.result["census"] = {"floor": floor_state, "collection": state}
-        self.result["census_equal"] = state == floor_state
-        if state != floor_state:
-            log("end state differs from the floor's:\n" + census_diff(floor_state, state))
-        rerun = self.playbook("rerun", n)
-        self.result["rerun_changed"] = sum(r["changed"] for r in rerun["recap"].values())
-        plus = dict(n, host1=self.n + 1)
-        self.playbook("add_one", plus)
-        self.playbook("remove_one", n)
+        errors = self.result.setdefault("errors", [])
+        if self.attempt(errors, "converge", n):
+            state = self.census()
+            self.result["census"] = {"floor": floor_state, "collection": state}
+            self.result["census_equal"] = state == floor_state
+            if state != floor_state:
+                log("end state differs from the floor's:\n" + census_diff(floor_state, state))
+        rerun = self.attempt(errors, "rerun", n)
+        if rerun:
+            self.result["rerun_changed"] = sum(r["changed"] for r in rerun["recap"].values())
+        self.attempt(errors, "add_one", dict(n, host1=self.n + 1))
+        self.attempt(errors, "remove_one", n)
         try:
             self.result["dataplane"] = self.dataplane()
         except (BenchError, subprocess.SubprocessError, KeyError, ValueError) as exc:
             self.result["dataplane"] = {"error": str(exc)}
             log("data plane: %s" % exc)
-        self.playbook("teardown", n, {"crossnet_state": "absent"})
+        self.attempt(errors, "teardown", n, {"crossnet_state": "absent"})
         self.wait_census(baseline, "after teardown")
+        if errors:
+            raise BenchError("; ".join(errors))
+
+    def attempt(self, errors, phase, counts, extra_vars=None):
+        try:
+            return self.playbook(phase, counts, extra_vars)
+        except BenchError as exc:
+            log("%s failed: %s" % (phase, str(exc)[:3000]))
+            errors.append(str(exc)[:1500])
+            return None
 
     # -- data plane --------------------------------------------------------------------------
     def iperf(self, server_host, server_netns, client_host, client_netns, address):
@@ -266,22 +294,25 @@ class Bench:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.lab.env())
         self.servers.append(server)
         client = self.lab.argv(client_host, ["iperf3", "-c", address, "-t", str(self.iperf_seconds), "-J"], client_netns)
+        listening = self.lab.argv(server_host, ["ss", "-Hltn", "sport", "=", ":5201"], server_netns)
         deadline = time.monotonic() + 10
-        while True:
-            proc = subprocess.run(client, capture_output=True, text=True, env=self.lab.env(),
-                                  timeout=self.iperf_seconds + 20)
-            if proc.returncode == 0:
-                break
+        while not subprocess.run(listening, capture_output=True, text=True, env=self.lab.env()).stdout.strip():
             if time.monotonic() > deadline or server.poll() is not None:
-                raise BenchError("iperf3 to %s: %s" % (address, (proc.stdout + proc.stderr).strip()[-500:]))
-            time.sleep(0.2)
+                raise BenchError("iperf3 server in %s/%s did not start" % (server_host, server_netns))
+            time.sleep(0.1)
+        proc = subprocess.run(client, capture_output=True, text=True, env=self.lab.env(),
+                              timeout=self.iperf_seconds + 20)
         # The server (-1) exits after one test; it is bounded by `timeout` and killed at teardown.
         try:
             server.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            server.kill()
+            server.terminate()  # `timeout` passes SIGTERM on to iperf3
             server.wait()
-        return json.loads(proc.stdout)["end"]["sum_received"]["bits_per_second"]
+        try:
+            return json.loads(proc.stdout)["end"]["sum_received"]["bits_per_second"]
+        except (ValueError, KeyError):
+            raise BenchError("iperf3 %s -> %s: exit %d: %s" % (
+                client_host, address, proc.returncode, (proc.stdout + proc.stderr).strip()[-800:])) from None
 
     def dataplane(self):
         first = workload.containers(1, 1)[0]["name"]

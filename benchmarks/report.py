@@ -62,6 +62,8 @@ def table(result):
         rss = peak_rss_mib(phase)
         mod = module_seconds(phase)
         cpu = phase.get("cpu")
+        if phase.get("error"):
+            label += " **FAILED**"
         lines.append("| %s | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             label, wall, _ratio(wall, floor), _ratio(wall, converge),
             "%.2f" % cpu if cpu is not None else "-", _ratio(cpu, floor_cpu), _ratio(cpu, converge_cpu),
