@@ -4,7 +4,7 @@
 """The crossnet lab: simulated hosts on one machine, reachable over ssh.  Needs root.
 
     python lab/lab.py up lab/topologies/seed.yml [--name seed]   # prints the inventory path
-    python lab/lab.py down seed
+    python lab/lab.py down seed                                  # or: down --all
     python lab/lab.py status [seed]
     python lab/lab.py inventory seed
     python lab/lab.py exec seed host1 [--netns container0] -- ip addr
@@ -37,7 +37,8 @@ def main(argv=None):
     up.add_argument("topology")
     up.add_argument("--name", help="lab name (default: the topology file's name)")
     down = sub.add_parser("down", help="remove every namespace, process and file of a lab")
-    down.add_argument("name")
+    down.add_argument("name", nargs="?")
+    down.add_argument("--all", action="store_true", help="every lab on this machine (xl-* namespaces)")
     status = sub.add_parser("status", help="labs and their nodes, as JSON")
     status.add_argument("name", nargs="?")
     inventory = sub.add_parser("inventory", help="print the inventory path of a lab")
@@ -59,11 +60,12 @@ def main(argv=None):
             lab.up(args.topology)
             print(lab.inventory)
         elif args.command == "down":
-            core.Lab(args.name).down()
+            if bool(args.name) == args.all:
+                parser.error("down takes a lab name or --all")
+            for name in (core.all_labs() if args.all else [args.name]):
+                core.Lab(name).down()
         elif args.command == "status":
-            names = [args.name] if args.name else sorted(
-                set(core.labs_on_disk()) | {n[len(core.PREFIX):].split("-")[0]
-                                            for n in core.list_netns() if n.startswith(core.PREFIX)})
+            names = [args.name] if args.name else core.all_labs()
             print(json.dumps([core.Lab(n).status() for n in names], indent=2))
         elif args.command == "inventory":
             lab = core.Lab(args.name)

@@ -78,6 +78,15 @@ def labs_on_disk():
         return []
 
 
+def all_labs():
+    """Names of every lab on this machine: runtime directories and xl-<name>-* namespaces."""
+    names = set(labs_on_disk())
+    for ns in list_netns():
+        if ns.startswith(PREFIX) and ns.count("-") >= 2:
+            names.add(ns[len(PREFIX):].split("-")[0])
+    return sorted(n for n in names if topo_mod.NAME_RE.match(n))
+
+
 def _ino(path):
     try:
         return os.stat(path).st_ino
