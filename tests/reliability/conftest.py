@@ -27,6 +27,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
+GROUP_MARKERS = ("teardown", "security")
+
+
+def pytest_configure(config):
+    for marker in GROUP_MARKERS:
+        config.addinivalue_line("markers", "%s: counted in the %s group of the summary" % (marker, marker))
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="the reliability suite needs root (lab namespaces)")
@@ -51,12 +59,36 @@ def fresh_lab(lab):
     return lab
 
 
+@pytest.fixture
+def converged_lab(lab):
+    """The lab with site.yml applied (default inventory); ``lab.converged`` holds the normalized
+    snapshots of that state, taken once per lab."""
+    reference = getattr(lab, "converged", None)
+    if reference is None:
+        lab.reset()
+        lab.converge(what="converging the lab before the first case")
+        lab.converged = lab.normalized()
+        return lab
+    if not lab.normalized_diff(reference):
+        return lab
+    lab.converge(what="converging the lab before the case")
+    if lab.normalized_diff(reference):
+        lab.reset()
+        lab.converge(what="converging the lab from scratch before the case")
+        lab.converged = lab.normalized()
+    return lab
+
+
 # -- per-group summary ---------------------------------------------------------------------------
 _OUTCOME_RANK = ("error", "failed", "xpassed", "xfailed", "skipped", "passed")
 
 
-def _group(nodeid):
-    module = nodeid.split("::")[0]
+def _group(report):
+    """The group of a case: its group marker if it has one, else its module (test_X.py -> X)."""
+    for marker in GROUP_MARKERS:
+        if marker in report.keywords:
+            return marker
+    module = report.nodeid.split("::")[0]
     name = os.path.splitext(os.path.basename(module))[0]
     return name[len("test_"):] if name.startswith("test_") else name
 
@@ -82,13 +114,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             if report.when != "call" and outcome == "passed":
                 continue
             current = outcomes.get(report.nodeid)
-            if current is None or _OUTCOME_RANK.index(outcome) < _OUTCOME_RANK.index(current):
-                outcomes[report.nodeid] = outcome
+            if current is None or _OUTCOME_RANK.index(outcome) < _OUTCOME_RANK.index(current[0]):
+                outcomes[report.nodeid] = (outcome, _group(report))
     if not outcomes:
         return
     groups = collections.OrderedDict()
-    for nodeid, outcome in sorted(outcomes.items()):
-        groups.setdefault(_group(nodeid), collections.Counter())[outcome] += 1
+    for nodeid, (outcome, group) in sorted(outcomes.items()):
+        groups.setdefault(group, collections.Counter())[outcome] += 1
     terminalreporter.section("reliability cases per group")
     total = collections.Counter()
     for name, counts in groups.items():

@@ -17,6 +17,7 @@ can ask which task changed on which host, not only read the recap.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -34,6 +35,19 @@ sys.path.insert(0, os.path.join(REPO, "lab"))
 from labkit import core  # noqa: E402
 
 import snapshot as snapshot_mod  # noqa: E402
+
+
+def _load_names():
+    """plugins/module_utils/names.py without importing the collection package."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "crossnet_names", os.path.join(REPO, "plugins", "module_utils", "names.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+names = _load_names()
 
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 SITE = os.path.join(REPO, "playbooks", "site.yml")
@@ -83,6 +97,7 @@ class ReliabilityLab:
         self.workdir = workdir
         self.collections = os.path.join(workdir, "collections")
         self.pristine = None
+        self.dirty = True
         self.runs = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -94,7 +109,9 @@ class ReliabilityLab:
         os.makedirs(os.path.dirname(link), exist_ok=True)
         if not os.path.islink(link):
             os.symlink(REPO, link)
+        self.pristine = None
         self.pristine = self.snapshots()
+        self.dirty = False
         return self
 
     def down(self):
@@ -107,6 +124,7 @@ class ReliabilityLab:
 
     # -- looking inside ----------------------------------------------------------------------
     def run(self, host, argv, netns=None, check=False, timeout=60, **kwargs):
+        self.dirty = True
         proc = self.lab.run(host, argv, netns, check=False, timeout=timeout, **kwargs)
         if check and proc.returncode != 0:
             raise AssertionError("%s on %s%s: exit %d\n%s%s" % (
@@ -114,11 +132,15 @@ class ReliabilityLab:
         return proc
 
     def snapshot(self, host):
-        proc = self.run(host, ["python3", "-"], input=SNAPSHOT_SOURCE, check=True)
+        proc = self.lab.run(host, ["python3", "-"], input=SNAPSHOT_SOURCE, check=True, timeout=60)
         return json.loads(proc.stdout)
 
     def snapshots(self):
-        return {host: self.snapshot(host) for host in self.hosts}
+        with concurrent.futures.ThreadPoolExecutor(len(self.hosts)) as pool:
+            taken = dict(zip(self.hosts, pool.map(self.snapshot, self.hosts)))
+        # Every case that checks "nothing changed" also tells reset() whether it has work to do.
+        self.dirty = taken != self.pristine
+        return taken
 
     def changes_since(self, before):
         """{host: unified diff} for every host whose snapshot differs from ``before``."""
@@ -134,6 +156,41 @@ class ReliabilityLab:
         changes = self.changes_since(before)
         assert not changes, "%s changed hosts:\n%s" % (
             what, "\n".join("=== %s\n%s" % item for item in changes.items()))
+
+    def normalized(self):
+        return {host: snapshot_mod.normalized(snap) for host, snap in self.snapshots().items()}
+
+    def normalized_diff(self, reference):
+        """{host: diff} of the normalized snapshots against ``reference`` (normalized too)."""
+        now = self.normalized()
+        return {host: snapshot_mod.compare(reference[host], now[host])
+                for host in self.hosts if reference[host] != now[host]}
+
+    def icmp(self, host, netns, *args, **kwargs):
+        with open(os.path.join(HERE, "icmp_probe.py"), encoding="utf-8") as handle:
+            source = handle.read()
+        return self.run(host, ["python3", "-"] + [str(a) for a in args], netns, input=source, **kwargs)
+
+    def seen_by(self, host, netns, sends, tag, ifname=None, seconds=3):
+        """Start a listener on ``host`` (in ``netns``, or sniffing ``ifname``), run every
+        ``(host, netns, source, destination)`` of ``sends``, return the sources it saw."""
+        with open(os.path.join(HERE, "icmp_probe.py"), encoding="utf-8") as handle:
+            source = handle.read()
+        argv = ["python3", "-c", source, "sniff" if ifname else "listen", str(seconds), tag]
+        listener = subprocess.Popen(self.lab.argv(host, argv + ([ifname] if ifname else []), netns),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=self.lab.env())
+        try:
+            line = listener.stdout.readline().strip()
+            assert line == "ready", "listener on %s did not start: %s" % (host, listener.stderr.read())
+            for src_host, src_netns, src, dst in sends:
+                self.icmp(src_host, src_netns, "send", src, dst, tag, check=True)
+            out, _ = listener.communicate(timeout=seconds + 20)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.communicate()
+        return out.split()
 
     def netns_list(self, host):
         return sorted(line.split()[0] for line in self.run(host, ["ip", "netns", "list"], check=True).stdout.splitlines())
@@ -185,6 +242,7 @@ class ReliabilityLab:
     def playbook(self, overrides=None, extra_vars=None, check=False, timeout=PLAYBOOK_TIMEOUT, env=None):
         """Run playbooks/site.yml against the lab; returns a Run (never raises on failure)."""
         argv, events = self.playbook_argv(overrides, extra_vars, check)
+        self.dirty = True
         proc = subprocess.run(argv, capture_output=True, text=True, cwd=self.workdir,
                               env=self.env(events, env), timeout=timeout, check=False)
         return Run(argv, proc.returncode, proc.stdout, proc.stderr, read_events(events))
@@ -192,6 +250,7 @@ class ReliabilityLab:
     def start_playbook(self, overrides=None, extra_vars=None, env=None, tag=None):
         """Start site.yml in the background; finish with ``finish(handle)``."""
         argv, events = self.playbook_argv(overrides, extra_vars, tag=tag)
+        self.dirty = True
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=self.workdir, env=self.env(events, env), start_new_session=True)
         return argv, events, proc
@@ -217,7 +276,7 @@ class ReliabilityLab:
     def reset(self):
         """Back to the state before the first run: teardown through the collection; if that does
         not give the pristine snapshot back (a case found a bug), rebuild the lab."""
-        if not self.changes_since(self.pristine):
+        if not self.dirty or not self.changes_since(self.pristine):
             return
         run = self.teardown()
         if run.rc != 0 or self.changes_since(self.pristine):

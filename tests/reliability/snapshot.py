@@ -12,6 +12,8 @@ JSON document with these sections, each a list of text lines:
 - ``netns``: ``ip netns`` names (without the changing ``(id: N)``);
 - ``sysctls``: ``net.ipv4.ip_forward`` and every ``net/ipv4/conf/*/{proxy_arp,rp_filter}`` and
   ``net/ipv4/neigh/*/proxy_delay``;
+- ``netns:<name>``: inside each named namespace, ``ip -d link``, ``ip addr``, its routes and
+  permanent neighbours;
 - ``files``: every file under /etc/sysctl.d, /etc/iproute2/rt_protos.d and /var/lib/crossnet with
   owner, mode and a digest of its content.
 
@@ -97,8 +99,23 @@ def files():
     return sorted(lines)
 
 
+def namespaces():
+    """What is inside each named namespace: links, addresses, routes, permanent neighbours."""
+    sections = {}
+    for line in _run(["ip", "netns", "list"]):
+        name = _NETNS_ID.sub("", line).strip()
+        if not name or name.startswith("<"):
+            continue
+        sections["netns:" + name] = (
+            [re.sub(r" link-netnsid \d+", "", x) for x in _run(["ip", "-n", name, "-d", "link"])]
+            + _run(["ip", "-4", "-n", name, "addr"])
+            + _run(["ip", "-n", name, "route", "show", "table", "all"])
+            + _run(["ip", "-n", name, "neigh", "show", "nud", "permanent"]))
+    return sections
+
+
 def collect():
-    return {
+    return dict(namespaces(), **{
         "iptables-nft": iptables("iptables-nft-save"),
         "iptables-legacy": iptables("iptables-legacy-save"),
         "routes": _run(["ip", "route", "show", "table", "all"]),  # IPv4 and IPv6
@@ -106,7 +123,34 @@ def collect():
         "netns": sorted(_NETNS_ID.sub("", line) for line in _run(["ip", "netns", "list"])),
         "sysctls": sysctls(),
         "files": files(),
-    }
+    })
+
+
+_VOLATILE = [
+    (re.compile(r"^\d+: "), ""),                                  # ifindex
+    (re.compile(r"@if\d+:"), ":"),                                # peer ifindex
+    (re.compile(r"link/ether [0-9a-f:]+ "), "link/ether MAC "),   # a recreated veth's MAC
+    (re.compile(r"lladdr [0-9a-f:]+"), "lladdr MAC"),
+    (re.compile(r" link-netnsid \d+"), ""),
+]
+# IPv6 link-local and multicast routes of a fresh veth appear only after DAD: not ours, and racy.
+_IPV6_AUTOCONF = re.compile(r"^(local |multicast |anycast )?(fe80::|ff00::)")
+
+
+def normalized(snap):
+    """The snapshot without what legitimately changes when an object is recreated (ifindex,
+    MAC, netnsid, the IPv6 link-local routes of a veth): compare two converged states with it."""
+    out = {}
+    for section, lines in snap.items():
+        cleaned = []
+        for line in lines:
+            if _IPV6_AUTOCONF.match(line):
+                continue
+            for pattern, replacement in _VOLATILE:
+                line = pattern.sub(replacement, line)
+            cleaned.append(line)
+        out[section] = sorted(cleaned) if section in ("routes",) else cleaned
+    return out
 
 
 def compare(before, after):

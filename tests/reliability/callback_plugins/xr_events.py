@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -34,12 +35,18 @@ class CallbackModule(CallbackBase):
             "status": status,
             "changed": bool(raw.get("changed", False)),
             "msg": raw.get("msg", ""),
+            "seconds": round(time.monotonic() - self._task_started, 3),
         }
         for key in ("results", "diff"):
             if key in raw:
                 event[key] = raw[key]
         with open(os.environ["XR_EVENTS_FILE"], "a", encoding="utf-8") as handle:
             handle.write(json.dumps(event, default=str) + "\n")
+
+    _task_started = 0.0
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._task_started = time.monotonic()
 
     def v2_runner_on_ok(self, result):
         self._record(result, "ok")

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Faults: a host down when the play starts, a module SIGKILLed half-way through, two runs at
+the same time against one host.  After each, a normal run converges every host to the same state
+as an undisturbed converge (normalized snapshots) with traffic flowing."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from harness import wait_for
+
+LAB_NAME = "xrfault"
+TOPOLOGY = "faults.yml"
+HOST1_CONTAINERS = 12
+LOCK = "/run/lock/crossnet.lock"
+VENV_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           ".venv", "bin", "python")
+
+# Runs every module of host1 through the real interpreter, but the first time a host-side veth
+# ("cnr...") appears while a module runs, freezes that module, counts the veths made so far,
+# SIGKILLs it and writes the count to /tmp/xr-killed.  Later calls run normally.
+KILLER = r'''#!/usr/bin/python3
+import os, select, signal, subprocess, sys, time
+REAL = %(real)r
+MARK = "/tmp/xr-killed"
+if os.path.exists(MARK):
+    os.execv(REAL, [REAL] + sys.argv[1:])
+monitor = subprocess.Popen(["ip", "monitor", "link"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+time.sleep(0.3)
+child = subprocess.Popen([REAL] + sys.argv[1:])
+while child.poll() is None:
+    ready, _, _ = select.select([monitor.stdout], [], [], 0.05)
+    if ready and " cnr" in monitor.stdout.readline():
+        os.kill(child.pid, signal.SIGSTOP)
+        made = len([n for n in os.listdir("/sys/class/net") if n.startswith("cnr")])
+        os.kill(child.pid, signal.SIGKILL)
+        with open(MARK, "w") as handle:
+            handle.write("%%d\n" %% made)
+        break
+code = child.wait()
+monitor.kill()
+sys.exit(code if code >= 0 else 128 - code)
+'''
+
+# Sleeps before every module of host1, so that a run holds host1's lease for a while.
+SLOW = '''#!/bin/sh
+sleep 2
+exec %(real)s "$@"
+'''
+
+
+def install(lab, host, path, text):
+    lab.run(host, ["sh", "-c", 'cat > "$0" && chmod 0700 "$0"', path], input=text, check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(lab):
+    """Normalized snapshots of an undisturbed converge of this lab (then back to pristine)."""
+    lab.reset()
+    lab.converge(what="the reference converge")
+    taken = lab.normalized()
+    lab.reset()
+    return taken
+
+
+def assert_converged(lab, reference):
+    left = lab.normalized_diff(reference)
+    assert not left, "not converged to the plan:\n%s" % "\n".join("=== %s\n%s" % i for i in left.items())
+
+
+def assert_traffic(lab):
+    """k0 on host1 reaches c2 on host2 with its own source address."""
+    seen = lab.seen_by("host2", "c2", [("host1", "k0", "10.41.1.1", "10.41.2.1")], "xr-traffic")
+    assert seen == ["10.41.1.1"], "c2 did not receive k0's packets with k0's source: %r" % seen
+
+
+def test_unreachable_host_does_not_block_the_others(fresh_lab, reference):
+    lab = fresh_lab
+    dead = {"host2": {"ansible_ssh_args": "-o ControlMaster=no -o ControlPath=none -o ProxyCommand=false"}}
+    run = lab.playbook(overrides=dead)
+    assert run.rc != 0, "a run with an unreachable host exited 0: %s" % run.describe()
+    assert run.recap.get("host2", {}).get("unreachable", 0) >= 1, run.describe()
+    assert "UNREACHABLE" in run.output, run.describe()
+    assert run.recap.get("host1", {}).get("failed", 1) == 0, "host1 did not converge: %s" % run.describe()
+    now = lab.normalized()
+    assert now["host1"] == reference["host1"], "host1 did not converge while host2 was down"
+
+    back = lab.playbook()
+    assert back.rc == 0, "the run with host2 back failed: %s" % back.describe()
+    assert not back.changed_tasks("host1"), "host1 changed again: %s" % back.changed_tasks("host1")
+    assert_converged(lab, reference)
+    assert_traffic(lab)
+
+
+def test_unreachable_host_with_facts_derived_node_address(fresh_lab, reference):
+    """As above, but the down host's node address comes from its facts (which are missing)."""
+    lab = fresh_lab
+    overrides = {"host1": {"crossnet_node_address": None},
+                 "host2": {"crossnet_node_address": None,
+                           "ansible_ssh_args": "-o ControlMaster=no -o ControlPath=none -o ProxyCommand=false"}}
+    run = lab.playbook(overrides=overrides)
+    assert run.rc != 0, run.describe()
+    assert run.recap.get("host2", {}).get("unreachable", 0) >= 1, run.describe()
+    assert run.recap.get("host1", {}).get("failed", 1) == 0, "host1 did not converge: %s" % run.describe()
+    assert lab.normalized()["host1"] == reference["host1"], "host1 did not converge while host2 was down"
+
+
+def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
+    lab = fresh_lab
+    lab.run("host1", ["rm", "-f", "/tmp/xr-killed"], check=True)
+    killer = install(lab, "host1", "/tmp/xr-killer-python", KILLER % {"real": VENV_PYTHON})
+    run = lab.playbook(overrides={"host1": {"ansible_python_interpreter": killer}})
+    made = lab.run("host1", ["cat", "/tmp/xr-killed"]).stdout.strip()
+    assert made, "the veth_pair module was never killed: %s" % run.describe()
+    assert 1 <= int(made) < HOST1_CONTAINERS, "killed after %s of %d pairs: not mid-apply" % (made, HOST1_CONTAINERS)
+    assert run.rc != 0, run.describe()
+    failed = [e for e in run.tasks(host="host1") if e["status"] == "failed"]
+    assert [e["action"].split(".")[-1] for e in failed] == ["veth_pair"], run.describe()
+    lease = lab.run("host1", ["test", "-e", LOCK]).returncode
+    assert lease != 0, "the killed run left host1's lease behind"
+
+    repair = lab.playbook()
+    assert repair.rc == 0, "the run after the kill failed: %s" % repair.describe()
+    assert_converged(lab, reference)
+    assert_traffic(lab)
+
+
+def test_two_runs_at_once_are_kept_apart(fresh_lab, reference):
+    lab = fresh_lab
+    slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
+    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": slow}}, tag="first")
+    try:
+        assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120), \
+            "the first run never took host1's lease"
+        holder = lab.run("host1", ["cat", LOCK], check=True).stdout
+        second = lab.playbook(extra_vars={"crossnet_lock_timeout": 3})
+    finally:
+        first_run = lab.finish(first)
+    assert first_run.rc == 0, "the first run failed: %s" % first_run.describe()
+    assert second.rc != 0, "the second run did not wait for the lease: %s" % second.describe()
+    failed = [e for e in second.tasks(host="host1") if e["status"] == "failed"]
+    assert [e["action"].split(".")[-1] for e in failed] == ["run_lock"], second.describe()
+    owner = __import__("json").loads(holder)["owner"]
+    assert "another crossnet run" in failed[0]["msg"] and owner in failed[0]["msg"], failed[0]["msg"]
+    applied = [e for e in second.tasks(host="host1") if e["status"] == "ok"
+               and e["action"].split(".")[-1] in ("netns", "veth_pair", "host_route", "proxy_arp",
+                                                  "masquerade", "forwarding")]
+    assert not applied, "the second run changed host1 under the first run's lease: %s" % applied
+    assert_converged(lab, reference)
+
+
+def test_a_waiting_run_goes_on_after_the_first(fresh_lab, reference):
+    lab = fresh_lab
+    slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
+    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": slow}}, tag="holder")
+    try:
+        assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120)
+        second = lab.playbook(extra_vars={"crossnet_lock_timeout": 240})
+    finally:
+        first_run = lab.finish(first)
+    assert first_run.rc == 0, first_run.describe()
+    assert second.rc == 0, "the waiting run failed: %s" % second.describe()
+    assert not second.changed_tasks("host1"), "the waiting run found work the first had done"
+    assert_converged(lab, reference)
+
+
+@pytest.mark.xfail(strict=True, reason="plugins/module_utils/runlock.py: a lease left by a killed "
+                   "controller blocks every run for ttl (1800 s); proposed: record the controller's "
+                   "host+pid in the lease and let the role break a lease whose run is gone")
+def test_lease_of_a_killed_controller_does_not_block(fresh_lab, reference):
+    lab = fresh_lab
+    slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
+    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": slow}}, tag="killed")
+    assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120)
+    os.killpg(first[2].pid, signal.SIGKILL)
+    lab.finish(first)
+    run = lab.playbook(extra_vars={"crossnet_lock_timeout": 10})
+    assert run.rc == 0, run.describe()
+    assert_converged(lab, reference)
+
+
+@pytest.mark.teardown
+def test_teardown_after_faults_restores_pristine(lab):
+    lab.playbook()  # whatever the cases left, converged first
+    run = lab.teardown()
+    assert run.rc == 0, run.describe()
+    lab.assert_unchanged_since(lab.pristine, "the faults, a converge and teardown")
