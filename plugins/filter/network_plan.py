@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: network_plan
-author: crossnet.routed contributors
+author: crossnet.routed contributors (@crossnet)
 version_added: 0.1.0
 short_description: Plan the routed container network of every host
 description:
@@ -65,25 +65,21 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
-        DEFAULT_GATEWAY,
-        PlanError,
-        network_plan as _network_plan,
-    )
-    IMPORT_ERROR = None
-except ImportError as exc:  # netaddr missing on the controller
-    DEFAULT_GATEWAY = "169.254.1.1"
-    IMPORT_ERROR = exc
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
+    DEFAULT_GATEWAY,
+    NETADDR_IMPORT_ERROR,
+    PlanError,
+    network_plan as _network_plan,
+)
 
 HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
                   "crossnet_container_cidr", "ansible_facts")
 
 
 def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
-    if IMPORT_ERROR is not None:
+    if NETADDR_IMPORT_ERROR is not None:
         raise AnsibleFilterError("crossnet.routed.network_plan needs the Python library netaddr on "
-                                 "the controller: %s" % IMPORT_ERROR)
+                                 "the controller: %s" % NETADDR_IMPORT_ERROR)
     if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("crossnet.routed.network_plan: hosts must be a list of inventory "
                                  "hostnames, got %r" % (hosts,))

@@ -21,7 +21,7 @@ description:
   - Only reads links, addresses and route lookups (RTM_GETROUTE); sends no packet.
 version_added: "0.1.0"
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 options:
   host:
     description:
@@ -52,10 +52,13 @@ options:
         required: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module never changes anything, so check mode runs the same checks.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+    details: Nothing ever changes.
 requirements:
   - pyroute2 (0.7 or later)
 notes:

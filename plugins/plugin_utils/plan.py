@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import re
 
-import netaddr
+try:
+    import netaddr
+except ImportError as exc:  # reported by the filter, which needs it on the controller
+    NETADDR_IMPORT_ERROR = exc
+else:
+    NETADDR_IMPORT_ERROR = None
 
 from ansible_collections.crossnet.routed.plugins.module_utils import names
 
@@ -49,7 +54,7 @@ def _ipv4_error(text):
 def parse_address(text):
     """A container address: bare IPv4 (``/32`` may be written).  Returns (IPAddress, error)."""
     if isinstance(text, str) and "/" in text:
-        bare, _, prefix = text.partition("/")
+        bare, prefix = text.split("/", 1)
         error = _ipv4_error(bare)
         if error:
             return None, error
@@ -166,7 +171,7 @@ def _read_host(name, variables, errors):
             errors.append("host %s: crossnet_node_address %r %s" % (name, node_address, error))
 
     if uplink_facts.get("mtu") is not None:
-        host.mtu, _ = _mtu(uplink_facts["mtu"])
+        host.mtu = _mtu(uplink_facts["mtu"])[0]
 
     block = variables.get("crossnet_container_cidr")
     if block is not None:
@@ -397,6 +402,8 @@ def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
     and ``ansible_facts``.  Returns ``{hostname: plan}``; raises ``PlanError`` naming every
     problem when the inventory is not valid.
     """
+    if NETADDR_IMPORT_ERROR is not None:
+        raise NETADDR_IMPORT_ERROR
     errors = []
     gateway_address, error = parse_address(gateway)
     if error:

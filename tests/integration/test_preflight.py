@@ -27,9 +27,9 @@ def host(sandbox):
 
 def snapshot(box):
     # IPv4 only: IPv6 link-local addresses finish DAD on their own while the test runs.
-    return [box.run(argv).stdout for argv in (["ip", "-br", "link"], ["ip", "-4", "addr"],
-                                               ["ip", "-4", "route", "show", "table", "all"],
-                                               ["ip", "-4", "neigh"])]
+    commands = (["ip", "-br", "link"], ["ip", "-4", "addr"],
+                ["ip", "-4", "route", "show", "table", "all"], ["ip", "-4", "neigh"])
+    return [box.run(argv).stdout for argv in commands]
 
 
 @pytest.mark.parametrize("check", [False, True])
