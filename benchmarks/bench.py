@@ -102,7 +102,7 @@ class Bench:
             yaml.safe_dump(doc, handle, sort_keys=False)
         start = time.monotonic()
         self.lab.up(path)
-        log("lab %s up in %.1f s" % (LAB, time.monotonic() - start))
+        log("lab %s up in %.1f s" % (self.lab.name, time.monotonic() - start))
 
     def down(self):
         for server in self.servers:
