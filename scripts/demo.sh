@@ -17,6 +17,7 @@ scripts/bootstrap.sh
 python=$repo/.venv/bin/python
 export PATH=$repo/.venv/bin:$PATH
 
+# shellcheck disable=SC2317  # called by the EXIT trap
 teardown() {
   if [[ "${CROSSNET_DEMO_KEEP:-0}" != 1 ]]; then
     "$python" lab/lab.py down "$lab"

@@ -363,7 +363,7 @@ class Lab:
         foreign.add(_ino("/proc/1/ns/net"))
         mark = ("%s=%s" % (MARK, self.name)).encode()
         found = set()
-        for _ in range(2):  # the second pass sees the processes in the hosts' containers
+        for _pass in range(2):  # the second pass sees the processes in the hosts' containers
             for pid in _pids():
                 if pid != os.getpid() and (_ino("/proc/%d/ns/net" % pid) in lab_inos or _environ_has(pid, mark)):
                     found.add(pid)

@@ -38,7 +38,7 @@ def overlay(target, hostdir):
     os.makedirs(upper, exist_ok=True)
     os.makedirs(work, exist_ok=True)
     for rel in OPAQUE:
-        top, _, rest = rel.partition("/")
+        top, rest = rel.split("/", 1)
         if "/" + top == target:
             path = os.path.join(upper, rest)
             os.makedirs(path, mode=0o700, exist_ok=True)

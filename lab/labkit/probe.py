@@ -28,7 +28,7 @@ SERVER_LIFETIME = 120
 def containers(topo):
     for host in topo.hosts:
         for container in host.vars.get("crossnet_containers") or []:
-            yield host, container["name"], [str(a).split("/")[0] for a in container.get("addresses") or []]
+            yield host, container["name"], [str(a).split("/", maxsplit=1)[0] for a in container.get("addresses") or []]
 
 
 def node_address_toward(node, address):
@@ -54,8 +54,8 @@ def _start_server(lab, target):
         lab.argv(target["node"], [core.PYTHON, core.WHOAMI, "serve", str(PORT), str(SERVER_LIFETIME)],
                  target["netns"]),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.env())
-    ready, _, _ = select.select([proc.stdout], [], [], 10)
-    if not ready or proc.stdout.readline().strip() != "ready":
+    readable = select.select([proc.stdout], [], [], 10)[0]
+    if not readable or proc.stdout.readline().strip() != "ready":
         proc.kill()
         raise core.LabError("who-are-you server on %s did not start: %s" % (target["label"], proc.stderr.read()))
     return proc

@@ -75,7 +75,7 @@ def ping(addr, timeout=2.0):
         sock.settimeout(left)
         data, peer = sock.recvfrom(2048)
         ihl = (data[0] & 0x0F) * 4
-        kind, _, _, rid, _ = struct.unpack("!BBHHH", data[ihl:ihl + 8])
+        kind, rid = data[ihl], struct.unpack("!H", data[ihl + 4:ihl + 6])[0]
         if kind == 0 and rid == ident and peer[0] == addr:
             print("%.3f" % ((time.monotonic() - start) * 1000))
             return 0
