@@ -10,11 +10,12 @@ DOCUMENTATION = r"""
 module: preflight
 short_description: Check that a host can join the routed container network, changing nothing
 description:
-  - Runs on a managed host before the container network is applied to it and fails, naming the
-    host, the uplink and the address, when
-  - the uplink interface does not exist or is down;
-  - the node address is not an IPv4 address of the uplink;
-  - the node address of a peer host is not on-link via the uplink, that is the kernel's route
+  - Runs on a managed host before the container network is applied to it.  It fails, naming the
+    host, the uplink and the address, and reporting every problem at once, when one of the
+    following holds.
+  - The uplink interface does not exist or is down.
+  - The node address is not an IPv4 address of the uplink.
+  - The node address of a peer host is not on-link via the uplink, that is the kernel's route
     lookup for it does not leave through the uplink, or goes through a gateway, or finds no route
     at all.  Other hosts' containers are routed with the peer's node address as next hop, so it
     must be directly reachable.

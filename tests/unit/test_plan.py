@@ -251,6 +251,18 @@ def test_removed_container_is_simply_absent_from_the_plan():
     assert plans["host1"]["masquerade"]["exclude"] == ["11.12.11.121/32"]
 
 
+def test_removed_host_disappears_from_the_others_plans():
+    hosts = seed()
+    hosts["host3"] = {"ansible_facts": facts("192.168.9.5"),
+                      "crossnet_containers": [{"name": "c3", "addresses": ["10.3.0.1"]}]}
+    assert {"dest": "10.3.0.1/32", "gateway": "192.168.9.5", "dev": "eth0"} in network_plan(hosts)["host1"]["routes"]
+    del hosts["host3"]
+    plan = network_plan(hosts)["host1"]
+    assert all(r.get("gateway") != "192.168.9.5" for r in plan["routes"])
+    assert "10.3.0.1/32" not in plan["masquerade"]["exclude"]
+    assert [p["host"] for p in plan["preflight"]["peers"]] == ["host2"]
+
+
 # ---------------------------------------------------------------- validation
 
 
