@@ -66,7 +66,7 @@ def load():
 
 
 class Bench:
-    def __init__(self, n, rundir, python, cidr, profile, iperf_seconds):
+    def __init__(self, n, rundir, python, cidr, profile, iperf_seconds, lab=LAB):
         self.n = n
         self.dir = os.path.join(rundir, "n%d" % n)
         os.makedirs(self.dir, exist_ok=True)
@@ -74,7 +74,7 @@ class Bench:
         self.cidr = cidr
         self.profile = profile
         self.iperf_seconds = iperf_seconds
-        self.lab = core.Lab(LAB)
+        self.lab = core.Lab(lab)
         self.collections = workload.collections_dir(rundir)
         self.hosts = [name for name, _ in workload.HOSTS]
         self.result = {"n": n, "python": python, "cidr": cidr, "phases": {}}
@@ -97,7 +97,7 @@ class Bench:
         doc = workload.topology({h: 0 for h in self.hosts}, python=self.interpreter(), cidr=False)
         for host in doc["hosts"].values():
             host["vars"] = {}  # the workload comes in through its own inventory (overrides)
-        path = os.path.join(self.dir, LAB + ".yml")
+        path = os.path.join(self.dir, self.lab.name + ".yml")
         with open(path, "w", encoding="utf-8") as handle:
             yaml.safe_dump(doc, handle, sort_keys=False)
         start = time.monotonic()
@@ -394,6 +394,7 @@ def main(argv=None):
     parser.add_argument("--profile", choices=["modules", "controller"],
                         help="cProfile the modules (on the hosts) or ansible-playbook (controller)")
     parser.add_argument("--iperf-seconds", type=int, default=5)
+    parser.add_argument("--lab", default=os.environ.get("XB_LAB", LAB), help="lab name (default xbench)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -405,7 +406,7 @@ def main(argv=None):
     results, failures = [], []
     for n in sizes:
         log("N=%d containers per host" % n)
-        bench = Bench(n, rundir, args.python, args.cidr, args.profile, args.iperf_seconds)
+        bench = Bench(n, rundir, args.python, args.cidr, args.profile, args.iperf_seconds, args.lab)
         try:
             results.append(bench.run())
         except (BenchError, core.LabError, subprocess.SubprocessError) as exc:

@@ -2,9 +2,10 @@
 # Converge at scale against the kernel floor (issue 5).  As root, after scripts/bootstrap.sh:
 #   benchmarks/run.sh --sizes 50,200,1000 [--python venv|system] [--cidr] [--profile modules|controller]
 # Results: benchmarks/results/<stamp>/ (summary.md, results.json, time_vs_n.png; latest -> newest).
-# The lab (xbench) is always taken down, also on failure or Ctrl-C.
+# The lab ($XB_LAB, default xbench) is always taken down, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lab_down() { .venv/bin/python lab/lab.py down xbench >/dev/null 2>&1 || true; }
+export XB_LAB=${XB_LAB:-xbench}   # another name lets two runs share the machine
+lab_down() { .venv/bin/python lab/lab.py down "$XB_LAB" >/dev/null 2>&1 || true; }
 trap lab_down EXIT INT TERM
 .venv/bin/python benchmarks/bench.py "$@"
