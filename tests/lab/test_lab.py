@@ -150,3 +150,15 @@ def test_labs_do_not_touch_each_other(lab, topology_file):
         other.down()
     assert lab.healthy()
     assert lab.ssh("host1", ["true"]).returncode == 0
+
+
+def test_cli_status_and_exec(lab):
+    cli = [sys.executable, os.path.join(REPO, "lab", "lab.py")]
+    status = subprocess.run(cli + ["status", lab.name], capture_output=True, text=True, check=True)
+    assert '"healthy": true' in status.stdout
+    name = subprocess.run(cli + ["exec", lab.name, "host2", "--", "hostname"],
+                          capture_output=True, text=True, check=True)
+    assert name.stdout.strip() == "host2"
+    missing = subprocess.run(cli + ["exec", lab.name, "nohost", "--", "true"],
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "no node" in missing.stderr
