@@ -12,17 +12,17 @@ short_description: Manage IPv4 routes to containers and peer hosts, on the host 
 version_added: "0.1.0"
 description:
   - Installs IPv4 routes in table C(main) of the host's network namespace or of a named
-    namespace: the C(/32) route to each container through its host-side veth, routes to other
+    namespace, such as the C(/32) route to each container through its host-side veth, routes to other
     hosts' container networks, and the container-side routes (the gateway C(169.254.1.1) on
     link, the default route through it).
   - Every route the module installs carries route protocol C(157), named C(crossnet) in
     C(/etc/iproute2/rt_protos.d/crossnet.conf) when that directory exists, so
     C(ip route show proto crossnet) lists them.  Only routes with protocol C(157) are ever
     replaced, deleted or purged; a route to a listed destination with any other protocol
-    (C(kernel), C(boot), C(static), a routing daemon's) is foreign.
+    (C(kernel), C(boot), C(static), or a routing daemon's) is foreign.
   - A route is identified by namespace, destination and metric.  A listed route of ours whose
     gateway, device, scope or onlink flag differ is replaced.
-  - All routes are reconciled in one call: one netlink socket and one route dump per namespace.
+  - All routes are reconciled in one call, with one netlink socket and one route dump per namespace.
 options:
   routes:
     description: The routes.

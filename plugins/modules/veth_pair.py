@@ -53,7 +53,7 @@ options:
         description:
           - IPv4 address the container uses as its gateway (usually C(169.254.1.1)).
           - The module installs a permanent neighbour entry for it on the peer end, pointing at
-            the MAC of the host end.  Proxy ARP alone does not do: the kernel answers ARP only
+            the MAC of the host end.  Proxy ARP alone is not enough, because the kernel answers ARP only
             for addresses it has a route to through another interface, and a host without a
             default route has none for C(169.254.1.1).
         type: str
