@@ -23,6 +23,19 @@ import tempfile
 import time
 
 FQN = re.compile(rb"^module_fqn='([^']+)',$", re.M)
+# Not `python -m cProfile FILE`: AnsiballZ drops the directory of __main__.__file__ (then
+# cProfile's, the stdlib) from sys.path.  Under -c there is no __main__.__file__.
+PROFILED = """
+import cProfile, sys
+path, out = sys.argv[1], sys.argv[2]
+with open(path) as handle:
+    code = compile(handle.read(), path, "exec")
+profile = cProfile.Profile()
+try:
+    profile.runctx(code, {"__name__": "__main__", "__builtins__": __builtins__}, None)
+finally:
+    profile.dump_stats(out)
+"""
 
 
 def main(argv):
@@ -51,7 +64,7 @@ def main(argv):
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
         out = os.path.join(profile, "%s-%d-%d.prof" % (fqn.rsplit(".", 1)[-1], int(time.time() * 1000), os.getpid()))
-        child_argv = [python, "-m", "cProfile", "-o", out, cleanup]
+        child_argv = [python, "-c", PROFILED, cleanup, out]
     else:
         child_argv = [python]
 
