@@ -96,7 +96,10 @@ class NetnsReconciler:
         return statefile.load(self.state_dir, STATE_FILE, {}).get("namespaces", [])
 
     def _save(self, names):
-        statefile.save(self.state_dir, STATE_FILE, {"namespaces": sorted(set(names))})
+        if names:
+            statefile.save(self.state_dir, STATE_FILE, {"namespaces": sorted(set(names))})
+        else:
+            statefile.remove(self.state_dir, STATE_FILE)
 
     def run(self, sockets, check_mode):
         existing = netlink.list_netns()

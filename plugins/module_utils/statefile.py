@@ -39,9 +39,16 @@ def save(state_dir, name, document):
 
 
 def remove(state_dir, name):
-    """Delete ``state_dir/name`` if it exists; return whether it did."""
+    """Delete ``state_dir/name`` if it exists, and ``state_dir`` once it is empty.
+
+    Returns whether the file existed.
+    """
     try:
         os.unlink(os.path.join(state_dir, name))
-        return True
     except FileNotFoundError:
         return False
+    try:
+        os.rmdir(state_dir)
+    except OSError:  # not empty: another state file still lives there
+        pass
+    return True

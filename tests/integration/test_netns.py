@@ -57,6 +57,8 @@ def test_purge_absent_and_foreign(sandbox):
     assert predicted["changed"] and namespaces(sandbox) == ["cnt1-a", "cnt1-foreign"]
     gone = sandbox.run_module("netns", {"names": ["cnt1-a", "cnt1-foreign"], "state": "absent"})
     assert gone["removed"] == ["cnt1-a", "cnt1-foreign"] and namespaces(sandbox) == []
+    # owning nothing any more, the module leaves no state file behind
+    assert sandbox.run(["test", "-e", "/var/lib/crossnet/netns.json"]).returncode == 1
     assert sandbox.run_module("netns", {"names": ["cnt1-a"], "state": "absent"})["changed"] is False
 
 
