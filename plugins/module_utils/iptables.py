@@ -16,13 +16,11 @@ saved chain tells whether anything has to change.
 from __future__ import annotations
 
 import re
-import traceback
 
 try:
     import netaddr
-    NETADDR_IMPORT_ERROR = None
-except ImportError:
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
+except ImportError:  # the modules report it through module_utils.requirements
+    pass
 
 COMMENT = "crossnet"
 BACKENDS = ("nft", "legacy")

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 try:
     from pyroute2 import IPRoute
     from pyroute2 import netns as _pyroute2_netns
-    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
+    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError  # pylint: disable=unused-import
 except ImportError:
     HAS_PYROUTE2 = False
     PYROUTE2_IMPORT_ERROR = traceback.format_exc()

@@ -117,8 +117,9 @@ backend:
   sample: nft
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import forwarding, iptables
 
 
@@ -140,8 +141,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if iptables.NETADDR_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=iptables.NETADDR_IMPORT_ERROR)
+    requirements.require(module, "netaddr")
     params = module.params
     present = params["state"] == "present"
     chain = iptables.FORWARD_CHAIN

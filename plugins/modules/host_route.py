@@ -76,12 +76,15 @@ options:
 requirements:
   - pyroute2 (0.7 or later)
   - netaddr
+extends_documentation_fragment:
+  - crossnet.routed.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: linux
 notes:
   - Routes on a veth disappear with it; a namespace removed while the module runs does not make
@@ -91,7 +94,7 @@ notes:
 seealso:
   - module: crossnet.routed.veth_pair
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 """
 
 EXAMPLES = r"""
@@ -150,22 +153,12 @@ replaced:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils import routes as rt
-
-try:
-    import netaddr  # noqa: F401  (used by module_utils.routes)
-except ImportError:
-    HAS_NETADDR = False
-    import traceback
-
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_NETADDR = True
-    NETADDR_IMPORT_ERROR = None
 
 
 def main():
@@ -186,10 +179,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not netlink.HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    requirements.require(module, "pyroute2", "netaddr")
     p = module.params
     routes, errors = rt.normalize_routes(p["routes"])
     for route in routes:

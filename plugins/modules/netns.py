@@ -52,12 +52,15 @@ options:
     default: /var/lib/crossnet
 requirements:
   - pyroute2 (0.7 or later)
+extends_documentation_fragment:
+  - crossnet.routed.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: linux
 notes:
   - Removing a namespace destroys the veth peers inside it; the kernel removes the host ends and
@@ -65,7 +68,7 @@ notes:
 seealso:
   - module: crossnet.routed.veth_pair
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 """
 
 EXAMPLES = r"""
@@ -111,8 +114,9 @@ adopted:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils.netns import NetnsReconciler
@@ -129,8 +133,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not netlink.HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
+    requirements.require(module, "pyroute2")
     p = module.params
     bad = ["network namespace name %r %s" % (n, namerules.netns_error(n)) for n in p["names"] if namerules.netns_error(n)]
     if bad:

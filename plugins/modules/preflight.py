@@ -118,8 +118,9 @@ peers:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils.preflight import check
 
@@ -137,8 +138,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not netlink.HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
+    requirements.require(module, "pyroute2")
     params = module.params
     host = params["host"] or os.uname().nodename
     with netlink.Sockets() as sockets:

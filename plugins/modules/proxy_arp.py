@@ -40,12 +40,15 @@ options:
     type: str
     choices: [present, absent]
     default: present
+extends_documentation_fragment:
+  - crossnet.routed.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: linux
 notes:
   - An interface that does not exist makes the module fail with O(state=present) (in check mode
@@ -54,7 +57,7 @@ notes:
 seealso:
   - module: crossnet.routed.veth_pair
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 """
 
 EXAMPLES = r"""

@@ -18,7 +18,7 @@ description:
   - A run that dies without giving the lease back leaves one that expires after O(ttl) seconds.
 version_added: "0.1.0"
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 options:
   owner:
     description:
@@ -44,12 +44,17 @@ options:
     description: The lease file.
     type: path
     default: /run/lock/crossnet.lock
+extends_documentation_fragment:
+  - crossnet.routed.attributes
 attributes:
   check_mode:
     support: full
     details: In check mode the lease is only inspected; a lease held by another owner still fails.
   diff_mode:
     support: none
+  platform:
+    support: full
+    platforms: posix
 notes:
   - The lease only coordinates runs of this collection; it does not stop other tools.
 """

@@ -75,19 +75,22 @@ options:
 requirements:
   - pyroute2 (0.7 or later)
   - netaddr
+extends_documentation_fragment:
+  - crossnet.routed.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
   platform:
+    support: full
     platforms: linux
 seealso:
   - module: crossnet.routed.netns
   - module: crossnet.routed.host_route
   - module: crossnet.routed.proxy_arp
 author:
-  - crossnet.routed contributors
+  - crossnet.routed contributors (@crossnet)
 """
 
 EXAMPLES = r"""
@@ -146,21 +149,11 @@ changed_pairs:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils import veth
-
-try:
-    import netaddr  # noqa: F401  (used by module_utils.veth)
-except ImportError:
-    HAS_NETADDR = False
-    import traceback
-
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_NETADDR = True
-    NETADDR_IMPORT_ERROR = None
 
 
 def main():
@@ -180,10 +173,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not netlink.HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=netlink.PYROUTE2_IMPORT_ERROR)
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR)
+    requirements.require(module, "pyroute2", "netaddr")
     p = module.params
     pairs, errors = veth.normalize_pairs(p["pairs"])
     if errors:

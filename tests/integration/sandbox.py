@@ -138,7 +138,7 @@ class Sandbox:
         proc = subprocess.run(
             [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
              "-e", "ansible_python_interpreter=" + self.interpreter, path],
-            capture_output=True, text=True, env=env, timeout=timeout)
+            capture_output=True, text=True, env=env, timeout=timeout, check=False)
         try:
             with open(results, encoding="utf-8") as handle:
                 result = json.loads(handle.readlines()[-1])

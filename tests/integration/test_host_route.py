@@ -127,7 +127,7 @@ def test_two_containers_ping_through_the_host(sandbox):
     # a container going away takes its routes with it; purge must not trip over that
     assert not sandbox.run_module("netns", {"names": ["cnt1-a"], "purge": True})["failed"]
     remaining = host_routes(hosts)[:1] + container_routes("cnt1-a")
-    for _ in range(50):
+    for dummy in range(50):
         result = sandbox.run_module("host_route", {"routes": remaining, "purge": True})
         assert not result["failed"], result.get("msg")
         if hosts[1] not in json.dumps(routes(sandbox)):

@@ -12,7 +12,7 @@ from sandbox import PRIVATE_DIRS, Sandbox, SYSTEM_PYTHON
 
 
 def _host_netns():
-    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
 
 
 def test_private_dirs_and_netns_vanish_with_holder(tmp_path):

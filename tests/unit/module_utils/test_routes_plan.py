@@ -25,9 +25,9 @@ def test_normalize():
     out = norm({"dest": "10.0.0.1", "dev": "v1"}, {"dest": "default", "gateway": "169.254.1.1", "netns": "c1"})
     assert out[0]["dest"] == "10.0.0.1/32" and out[0]["scope"] == "link"
     assert out[1]["dest"] == "0.0.0.0/0" and out[1]["scope"] == "universe"
-    _, errors = rt.normalize_routes([{"dest": "10.0.0.1/24", "dev": "v1"}])
+    dummy, errors = rt.normalize_routes([{"dest": "10.0.0.1/24", "dev": "v1"}])
     assert "host bits" in errors[0]
-    _, errors = rt.normalize_routes([{"dest": "10.0.0.0/24"}])
+    dummy, errors = rt.normalize_routes([{"dest": "10.0.0.0/24"}])
     assert "gateway or a dev" in errors[0]
 
 

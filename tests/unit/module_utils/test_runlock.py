@@ -66,6 +66,6 @@ def test_only_one_of_many_concurrent_runs_wins(lock_path):
         proc.start()
     for proc in procs:
         proc.join()
-    winners = [w for w in (results.get() for _ in procs) if w]
+    winners = [w for w in (results.get() for dummy in procs) if w]
     assert len(winners) == 1
     assert runlock.read(lock_path)["owner"] == winners[0]

@@ -16,7 +16,7 @@ def test_present_sets_only_what_differs():
 
 def test_absent_restores_defaults_and_rp_filter():
     current = {"v1": {"proxy_arp": 1, "proxy_delay": 0, "rp_filter": 1}}
-    writes, _, _ = sysctl.plan(["v1"], current, "absent", rp_filter=True)
+    writes, dummy, dummy = sysctl.plan(["v1"], current, "absent", rp_filter=True)
     assert sorted(writes) == [("v1", "proxy_arp", 0), ("v1", "proxy_delay", 80), ("v1", "rp_filter", 0)]
 
 

@@ -33,9 +33,9 @@ def test_normalize_defaults_and_errors():
     assert out[0]["host_ifname"].startswith("cnr") and len(out[0]["host_ifname"]) == 14
     assert out[0]["peer_ifname"] == "eth0" and out[0]["addresses"] == ["10.0.0.1/32", "10.0.0.2/24"]
     assert not errors
-    _, errors = veth.normalize_pairs([{"netns": "c1", "host_ifname": "a" * 16}])
+    dummy, errors = veth.normalize_pairs([{"netns": "c1", "host_ifname": "a" * 16}])
     assert "16 characters" in errors[0]
-    _, errors = veth.normalize_pairs([{"netns": "bad/name"}])
+    dummy, errors = veth.normalize_pairs([{"netns": "bad/name"}])
     assert "netns" in errors[0]
 
 

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One place that tells a module which of its Python libraries are missing."""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    import netaddr  # pylint: disable=unused-import
+except ImportError:
+    NETADDR_IMPORT_ERROR = traceback.format_exc()
+else:
+    NETADDR_IMPORT_ERROR = None
+
+try:
+    import pyroute2  # pylint: disable=unused-import
+except ImportError:
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+else:
+    PYROUTE2_IMPORT_ERROR = None
+
+IMPORT_ERRORS = {"netaddr": NETADDR_IMPORT_ERROR, "pyroute2": PYROUTE2_IMPORT_ERROR}
+
+
+def require(module, *libraries):
+    """fail_json with Ansible's standard message for the first of ``libraries`` that is missing."""
+    for library in libraries:
+        if IMPORT_ERRORS[library]:
+            module.fail_json(msg=missing_required_lib(library), exception=IMPORT_ERRORS[library])
