@@ -60,11 +60,13 @@ _RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 PLAYBOOK_TIMEOUT = 300
 KNOWN_LEFTOVERS = (
-    "teardown leaves three things behind: /var/lib/crossnet/netns.json ({\"namespaces\": []}, "
-    "plugins/module_utils/netns.py NetnsReconciler.run saves an empty list instead of removing "
-    "the file); /etc/iproute2/rt_protos.d/crossnet.conf (plugins/module_utils/routes.py "
-    "write_protocol_name, never removed); the iptables-nft nat and filter tables the first "
-    "iptables-restore created (plugins/module_utils/iptables.py restore_absent)")
+    "teardown leaves two things behind: /etc/iproute2/rt_protos.d/crossnet.conf "
+    "(plugins/module_utils/routes.py write_protocol_name; nothing removes it: host_route should "
+    "delete it when no route with protocol 157 is left, e.g. routes=[] purge=true) and the "
+    "iptables-nft nat and filter tables that the first iptables-restore created "
+    "(plugins/module_utils/iptables.py restore_absent: record in the state dir that the table "
+    "was absent before the first change and delete it again when only built-in chains with "
+    "policy ACCEPT remain, nft backend only)")
 
 
 class Run:

@@ -117,24 +117,34 @@ def test_unreachable_host_with_facts_derived_node_address(fresh_lab, reference):
     assert lab.normalized()["host1"] == reference["host1"], "host1 did not converge while host2 was down"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "plugins/module_utils/veth.py: veth_pair killed between creating a pair and setting its alias "
+    "leaves an unmarked cnr* link; the next run calls it foreign ('exists and was not created by "
+    "crossnet') and never repairs; proposed: record each host_ifname in the state dir (e.g. "
+    "/var/lib/crossnet/veth.json) before creating it, as netns does, and treat a recorded "
+    "unaliased link as ours"))
 def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
     lab = fresh_lab
     lab.run("host1", ["rm", "-f", "/tmp/xr-killed"], check=True)
     killer = install(lab, "host1", "/tmp/xr-killer-python", KILLER % {"real": VENV_PYTHON})
-    run = lab.playbook(overrides={"host1": {"ansible_python_interpreter": killer}})
-    made = lab.run("host1", ["cat", "/tmp/xr-killed"]).stdout.strip()
-    assert made, "the veth_pair module was never killed: %s" % run.describe()
-    assert 1 <= int(made) < HOST1_CONTAINERS, "killed after %s of %d pairs: not mid-apply" % (made, HOST1_CONTAINERS)
-    assert run.rc != 0, run.describe()
-    failed = [e for e in run.tasks(host="host1") if e["status"] == "failed"]
-    assert [e["action"].split(".")[-1] for e in failed] == ["veth_pair"], run.describe()
-    lease = lab.run("host1", ["test", "-e", LOCK]).returncode
-    assert lease != 0, "the killed run left host1's lease behind"
+    try:
+        run = lab.playbook(overrides={"host1": {"ansible_python_interpreter": killer}})
+        made = lab.run("host1", ["cat", "/tmp/xr-killed"]).stdout.strip()
+        assert made, "the veth_pair module was never killed: %s" % run.describe()
+        assert 1 <= int(made) < HOST1_CONTAINERS, "killed after %s of %d pairs: not mid-apply" % (
+            made, HOST1_CONTAINERS)
+        assert run.rc != 0, run.describe()
+        failed = [e for e in run.tasks(host="host1") if e["status"] == "failed"]
+        assert [e["action"].split(".")[-1] for e in failed] == ["veth_pair"], run.describe()
+        assert lab.run("host1", ["test", "-e", LOCK]).returncode != 0, "the killed run left host1's lease behind"
 
-    repair = lab.playbook()
-    assert repair.rc == 0, "the run after the kill failed: %s" % repair.describe()
-    assert_converged(lab, reference)
-    assert_traffic(lab)
+        repair = lab.playbook()
+        assert repair.rc == 0, "the run after the kill failed: %s" % repair.describe()
+        assert_converged(lab, reference)
+        assert_traffic(lab)
+    except AssertionError:
+        lab.rebuild()  # what the bug left behind must not fail the cases after this one
+        raise
 
 
 def test_two_runs_at_once_are_kept_apart(fresh_lab, reference):
@@ -186,9 +196,13 @@ def test_lease_of_a_killed_controller_does_not_block(fresh_lab, reference):
     assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120)
     os.killpg(first[2].pid, signal.SIGKILL)
     lab.finish(first)
-    run = lab.playbook(extra_vars={"crossnet_lock_timeout": 10})
-    assert run.rc == 0, run.describe()
-    assert_converged(lab, reference)
+    try:
+        run = lab.playbook(extra_vars={"crossnet_lock_timeout": 10})
+        assert run.rc == 0, run.describe()
+        assert_converged(lab, reference)
+    except AssertionError:
+        lab.rebuild()  # the stale lease would block the cases after this one
+        raise
 
 
 @pytest.mark.teardown
