@@ -21,6 +21,11 @@ description:
     the uplink's MTU, all taken from the facts.
   - Routes to another host's containers go to its C(crossnet_container_cidr) when it has one,
     else to exactly C(netaddr.cidr_merge) of its addresses.
+  - A host without facts (unreachable when the play started) is not an error.  Its node address
+    is then C(crossnet_node_address), or else its C(ansible_host) when that is an IPv4 address
+    inside a network of the other host's uplink (facts) and used by nothing else.  When neither
+    gives one, the other hosts neither add nor remove routes toward its containers (plan keys
+    C(routes_keep), C(unresolved_peers)); its own plan carries C(unresolved) with the reason.
 options:
   _input:
     description: C(hostvars).
@@ -59,7 +64,8 @@ RETURN = r"""
 _value:
   description: >-
     C({host: plan}) with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
-    masquerade, forwarding and preflight; see docs/design.md.
+    masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved; see
+    docs/design.md.
   type: dict
 """
 
@@ -73,7 +79,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
 )
 
 HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
-                  "crossnet_container_cidr", "ansible_facts")
+                  "crossnet_container_cidr", "ansible_facts", "ansible_host")
 
 
 def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):

@@ -119,6 +119,22 @@ def _interface_facts(facts, ifname):
     return {}
 
 
+def _uplink_networks(uplink_facts):
+    """The IPv4 networks on the uplink according to the facts (primary and secondaries)."""
+    networks = []
+    entries = [uplink_facts.get("ipv4") or {}] + list(uplink_facts.get("ipv4_secondaries") or [])
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        address, netmask = entry.get("address"), entry.get("netmask")
+        if isinstance(address, str) and isinstance(netmask, str):
+            try:
+                networks.append(netaddr.IPNetwork("%s/%s" % (address, netmask)))
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                continue
+    return networks
+
+
 class _Host:
     """One host's validated settings."""
 
@@ -126,9 +142,19 @@ class _Host:
         self.name = name
         self.uplink = None
         self.node_address = None
+        # Where node_address came from: "crossnet_node_address", "facts" or "ansible_host".  The
+        # last is a guess for a host without facts (unreachable when the play started): only a
+        # peer whose own uplink network holds it routes through it.
+        self.node_source = None
+        self.unresolved = None
+        self.uplink_networks = []
         self.mtu = None
         self.block = None
         self.containers = []
+
+    @property
+    def guessed(self):
+        return self.node_source == "ansible_host"
 
 
 class _Container:
@@ -144,13 +170,18 @@ def _read_host(name, variables, errors):
     """Validate one host's own variables (nothing that needs the other hosts)."""
     host = _Host(name)
     facts = variables.get("ansible_facts") or {}
+    # No network facts: the host was unreachable when the play started (or facts were not
+    # gathered).  What would come from them is then unknown, not wrong: see _resolve_guesses.
+    has_facts = "interfaces" in facts
 
     uplink = variables.get("crossnet_uplink")
     if uplink is None:
         uplink = (facts.get("default_ipv4") or {}).get("interface")
-        if not uplink:
+        if not uplink and has_facts:
             errors.append("host %s: crossnet_uplink is not set and its facts show no default IPv4 "
                           "route to take the uplink from; set crossnet_uplink" % name)
+        elif not uplink:
+            host.unresolved = "crossnet_uplink is not set and the host has no facts"
     if uplink is not None:
         error = _ifname_error(uplink)
         if error:
@@ -159,12 +190,18 @@ def _read_host(name, variables, errors):
             host.uplink = uplink
     uplink_facts = _interface_facts(facts, host.uplink) if host.uplink else {}
 
-    node_address = variables.get("crossnet_node_address")
+    host.uplink_networks = _uplink_networks(uplink_facts)
+
+    node_address, host.node_source = variables.get("crossnet_node_address"), "crossnet_node_address"
     if node_address is None:
-        node_address = (uplink_facts.get("ipv4") or {}).get("address")
-        if not node_address and host.uplink:
+        node_address, host.node_source = (uplink_facts.get("ipv4") or {}).get("address"), "facts"
+        if not node_address and host.uplink and has_facts:
             errors.append("host %s: crossnet_node_address is not set and its facts show no IPv4 "
                           "address on uplink %s; set crossnet_node_address" % (name, host.uplink))
+        elif not node_address and not has_facts:
+            node_address, host.node_source = _ansible_host_guess(variables.get("ansible_host"))
+            host.unresolved = host.unresolved or (
+                "crossnet_node_address is not set and the host has no facts")
     if node_address:
         host.node_address, error = parse_address(node_address)
         if error:
@@ -208,6 +245,13 @@ def _read_host(name, variables, errors):
             errors.append("host %s: containers %r and %r both use host_ifname %r"
                           % (name, other, container.name, container.host_ifname))
     return host
+
+
+def _ansible_host_guess(ansible_host):
+    """(address, "ansible_host") when ``ansible_host`` is an IPv4 literal, else (None, None)."""
+    if isinstance(ansible_host, str) and _ipv4_error(ansible_host) is None:
+        return ansible_host, "ansible_host"
+    return None, None
 
 
 def _read_container(host, index, item, errors):
@@ -281,7 +325,7 @@ def _check_topology(hosts, gateway, errors):
     """Checks across hosts: unique addresses, blocks, node addresses, the gateway."""
     nodes = {}
     for host in hosts:
-        if host.node_address is None:
+        if host.node_address is None or host.guessed:
             continue
         if host.node_address == gateway:
             errors.append("host %s: crossnet_node_address %s is the containers' gateway "
@@ -333,6 +377,45 @@ def _check_topology(hosts, gateway, errors):
                                                 owner_container))
 
 
+def _resolve_guesses(hosts, gateway):
+    """Drop a guessed node address that collides with anything the inventory says."""
+    taken = {host.node_address: host.name for host in hosts
+             if host.node_address is not None and not host.guessed}
+    for host in hosts:
+        for container in host.containers:
+            for address in container.addresses:
+                taken.setdefault(address, "host %s container %r" % (host.name, container.name))
+    guesses = {}
+    for host in hosts:
+        if host.guessed:
+            guesses.setdefault(host.node_address, []).append(host.name)
+    for host in hosts:
+        if not host.guessed:
+            continue
+        address, clash = host.node_address, None
+        if address in taken:
+            clash = "is also used by %s" % taken[address]
+        elif address == gateway:
+            clash = "is the containers' gateway"
+        elif len(guesses[address]) > 1:
+            clash = "is also the ansible_host of %s" % ", ".join(
+                other for other in guesses[address] if other != host.name)
+        elif any(other.block is not None and address in other.block for other in hosts):
+            clash = "is inside a crossnet_container_cidr"
+        if clash:
+            host.unresolved = "%s; its ansible_host %s %s" % (host.unresolved, address, clash)
+            host.node_address, host.node_source = None, None
+
+
+def _peer_address(host, peer):
+    """The next hop ``host`` uses for ``peer``'s containers, or None when it is unknown."""
+    if peer.node_address is None:
+        return None
+    if peer.guessed and not any(peer.node_address in net for net in host.uplink_networks):
+        return None
+    return peer.node_address
+
+
 def _cidrs(networks):
     return [str(network) for network in netaddr.cidr_merge(networks)]
 
@@ -371,11 +454,21 @@ def _host_plan(host, hosts, gateway, masquerade, container_network):
         for address in container.addresses:
             routes.append({"dest": "%s/32" % address, "dev": container.host_ifname,
                            "scope": "link"})
+    peers, unresolved, keep = [], [], []
     for peer in hosts:
-        if peer is host or not peer.containers:
+        if peer is host:
             continue
-        for dest in _peer_networks(peer):
-            routes.append({"dest": dest, "gateway": str(peer.node_address), "dev": host.uplink})
+        address = _peer_address(host, peer)
+        if address is None:
+            # Its next hop is unknown: the routes toward its containers stay as they are.
+            unresolved.append({"host": peer.name, "reason": _unresolved_reason(host, peer)})
+            if peer.containers:
+                keep.extend(_peer_networks(peer))
+            continue
+        peers.append({"host": peer.name, "address": str(address)})
+        if peer.containers:
+            for dest in _peer_networks(peer):
+                routes.append({"dest": dest, "gateway": str(address), "dev": host.uplink})
 
     own = _cidrs(_addresses(host))
     return {
@@ -387,11 +480,20 @@ def _host_plan(host, hosts, gateway, masquerade, container_network):
         "forwarding": {"container_networks": own},
         "preflight": {
             "uplink": host.uplink,
-            "node_address": str(host.node_address),
-            "peers": [{"host": peer.name, "address": str(peer.node_address)}
-                      for peer in hosts if peer is not host],
+            "node_address": None if host.node_address is None else str(host.node_address),
+            "peers": peers,
         },
+        "routes_keep": keep,
+        "unresolved_peers": unresolved,
+        "unresolved": host.unresolved,
     }
+
+
+def _unresolved_reason(host, peer):
+    if peer.node_address is None:
+        return peer.unresolved
+    return ("%s; its ansible_host %s is not in a network of %s's uplink %s according to the facts"
+            % (peer.unresolved, peer.node_address, host.name, host.uplink))
 
 
 def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
@@ -432,6 +534,7 @@ def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
     _check_topology(planned, gateway_address, errors)
     if errors:
         raise PlanError(errors)
+    _resolve_guesses(planned, gateway_address)
 
     container_network = []
     for host in planned:

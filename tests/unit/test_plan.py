@@ -100,6 +100,9 @@ def test_seed_topology_full_plan():
         "forwarding": {"container_networks": ["11.12.11.121/32"]},
         "preflight": {"uplink": "eth0", "node_address": "192.168.9.3",
                       "peers": [{"host": "host2", "address": "192.168.9.4"}]},
+        "routes_keep": [],
+        "unresolved_peers": [],
+        "unresolved": None,
     }
     assert plans["host2"]["routes"][-1] == {"dest": "11.12.11.121/32", "gateway": "192.168.9.3",
                                             "dev": "eth0"}

@@ -53,7 +53,7 @@ def inventory(host3_containers=None, outsider=False):
     return result
 
 
-def run_play(tmp_path, inv, check=False):
+def run_play(tmp_path, inv, check=False, limit=None):
     """Run the plan step; return (rc, stdout, {host: its plan} for the hosts that got past it)."""
     out = tmp_path / "reached"
     out.mkdir()
@@ -65,6 +65,8 @@ def run_play(tmp_path, inv, check=False):
     argv = [ANSIBLE_PLAYBOOK, "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml")]
     if check:
         argv.append("--check")
+    if limit:
+        argv += ["--limit", limit]
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
     reached = {path.stem: json.loads(path.read_text()) for path in out.iterdir()}
     return proc.returncode, proc.stdout + proc.stderr, reached
@@ -95,3 +97,31 @@ def test_a_host_outside_the_group_is_refused(tmp_path):
     assert rc != 0
     assert "outsider is not in the group crossnet_hosts" in output
     assert reached == {}  # any_errors_fatal: the others stop too
+
+
+def without_node_address(ansible_host):
+    inv = inventory([{"name": "c3", "addresses": ["13.0.0.1"]}])
+    host3 = inv["all"]["children"]["crossnet_hosts"]["hosts"]["host3"]
+    del host3["crossnet_node_address"]
+    host3["ansible_host"] = ansible_host
+    return inv
+
+
+def test_a_host_out_of_the_play_without_facts_is_planned_around(tmp_path):
+    """host3 is not in this play (as if unreachable) and nothing gives its node address: the
+    others keep their routes toward its containers and say so."""
+    rc, output, reached = run_play(tmp_path, without_node_address("host3.example.net"), limit="host1,host2")
+    assert rc == 0, output
+    assert sorted(reached) == ["host1", "host2"]
+    for plan in reached.values():
+        assert plan["routes_keep"] == ["13.0.0.1/32"]
+        assert not [route for route in plan["routes"] if route["dest"] == "13.0.0.1/32"]
+        assert [peer["host"] for peer in plan["unresolved_peers"]] == ["host3"]
+    assert "leaves its routes toward these hosts' containers as they are: host3" in output
+
+
+def test_a_host_in_the_play_without_facts_or_node_address_stops_every_host(tmp_path):
+    rc, output, reached = run_play(tmp_path, without_node_address("192.168.9.5"))
+    assert rc != 0
+    assert reached == {}
+    assert "host3: crossnet_node_address is not set and the host has no facts" in output
