@@ -25,6 +25,8 @@ except ImportError:  # the modules report it through module_utils.requirements
 COMMENT = "crossnet"
 BACKENDS = ("nft", "legacy")
 RESTORE_WAIT = "--wait=10"
+# Writes that do not read back as written are retried from a fresh read (see write()).
+WRITE_ATTEMPTS = 3
 
 _IPV4_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")
 
@@ -254,26 +256,48 @@ class Backend:
                                 % (self.restore, rc, (err or out).strip(), payload))
 
 
+def wanted_state(rules, present):
+    return ChainState(exists=True, rules=rules, jumps=1) if present else ChainState()
+
+
+def restore_input(chain, wanted, current):
+    """The iptables-restore input that turns ``current`` into ``wanted`` (None: nothing to do)."""
+    if current == wanted:
+        return None
+    if wanted.exists:
+        return restore_present(chain, wanted.rules, current)
+    return restore_absent(chain, current)
+
+
+def write(backend, chain, wanted, current):
+    """Write ``wanted`` over ``current`` and return the state read back.
+
+    The restore input depends on what was read (whether the jump must be inserted, how many
+    duplicates to delete), and nothing locks the table between that read and the restore: a
+    concurrent writer (another run's teardown on the same host, a user, another tool) that
+    deletes the jump or the chain in between makes the restore leave our chain without its
+    jump.  So every write is read back, and a mismatch is written again from the fresh read.
+    """
+    for dummy in range(WRITE_ATTEMPTS):
+        backend.apply(restore_input(chain, wanted, current))
+        current = backend.read(chain)
+        if current == wanted:
+            return current
+    raise IptablesError(
+        "%s/%s does not read back as written after %d attempts (something else keeps changing "
+        "it, or a rule iptables-save prints differently)\nwanted:\n%s\ngot:\n%s"
+        % (chain.table, chain.name, WRITE_ATTEMPTS, "\n".join(wanted.lines(chain)),
+           "\n".join(current.lines(chain))))
+
+
 def sync(backend, chain, rules, present, check_mode):
     """Bring ``chain`` to ``rules`` (present) or remove it; return (changed, before, after),
     where before/after are ChainStates.  In check mode nothing is written and ``after`` is the
     prediction."""
     before = backend.read(chain)
-    if present:
-        wanted = ChainState(exists=True, rules=rules, jumps=1)
-        payload = None if before == wanted else restore_present(chain, rules, before)
-    else:
-        wanted = ChainState()
-        payload = None if before == wanted else restore_absent(chain, before)
-    if payload is None:
+    wanted = wanted_state(rules, present)
+    if before == wanted:
         return False, before, before
     if check_mode:
         return True, before, wanted
-    backend.apply(payload)
-    after = backend.read(chain)
-    if after != wanted:
-        raise IptablesError(
-            "%s/%s does not read back as written (a rule iptables-save prints differently?)\n"
-            "wanted:\n%s\ngot:\n%s" % (chain.table, chain.name, "\n".join(wanted.lines(chain)),
-                                       "\n".join(after.lines(chain))))
-    return True, before, after
+    return True, before, write(backend, chain, wanted, before)

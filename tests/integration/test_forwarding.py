@@ -10,7 +10,10 @@ The sandbox has its own network namespace (so its own ip_forward and rulesets) a
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
+import netaddr
 import pytest
 
 from iptables_checks import (BACKENDS, first_rule, foreign, ipt, ours, save, sysctl,
@@ -170,3 +173,54 @@ def test_traffic_flows_with_forward_policy_drop(sandbox, backend):
         assert sandbox.run_module("forwarding", dict(args, state="absent"))["changed"] is True
         assert sysctl(sandbox, IP_FORWARD) == "0"
         assert udp_source(sandbox, left, right) is None
+
+
+def merged(count):
+    """``count`` container addresses 10.1.0.1.. merged as the planner merges them."""
+    addresses = [netaddr.IPAddress("10.1.0.%d" % i) for i in range(1, count + 1)]
+    return [str(cidr) for cidr in netaddr.cidr_merge(addresses)]
+
+
+def interfering_restore(directory, backend, mark):
+    """An ``iptables-<backend>-restore`` for PATH that, once ``mark`` exists, first removes our
+    jump and chain (as a concurrent teardown does), then does what it was asked."""
+    real = shutil.which("iptables-%s-restore" % backend)
+    teardown = os.path.join(directory, "teardown.rules")
+    with open(teardown, "w", encoding="utf-8") as handle:
+        handle.write("*filter\n-D %s\n:CROSSNET-FORWARD - [0:0]\n-X CROSSNET-FORWARD\nCOMMIT\n"
+                     % JUMP[len("-A "):])
+    script = os.path.join(directory, "iptables-%s-restore" % backend)
+    with open(script, "w", encoding="utf-8") as handle:
+        handle.write('#!/bin/sh\nif rm "%s" 2>/dev/null; then\n'
+                     '    "%s" --noflush < "%s" || exit 99\nfi\nexec "%s" "$@"\n'
+                     % (mark, real, teardown, real))
+    os.chmod(script, 0o755)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jump_deleted_between_read_and_restore_is_written_again(sandbox, backend, tmp_path,
+                                                                  monkeypatch):
+    """Regression: the benchmark's N=50 "add one container" step failed with "does not read
+    back as written": the chain came back with the new merged CIDRs but without its jump."""
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    mark = str(tmp_path / "interfere-once")
+    interfering_restore(str(wrappers), backend, mark)
+    monkeypatch.setenv("PATH", "%s%s%s" % (wrappers, os.pathsep, os.environ["PATH"]))
+
+    fifty = {"container_networks": merged(50), "backend": backend}
+    assert sandbox.run_module("forwarding", fifty)["changed"] is True
+    assert ours(sandbox, backend, "filter")[0] == JUMP
+
+    open(mark, "w", encoding="utf-8").close()
+    one_more = dict(fifty, container_networks=merged(51))
+    assert merged(51) != merged(50)
+    result = sandbox.run_module("forwarding", one_more)
+    assert not os.path.exists(mark), "the concurrent teardown did not happen"
+    assert result["failed"] is False, result.get("msg")
+    assert result["changed"] is True
+    wanted = ["-A CROSSNET-FORWARD %s" % rule for cidr in merged(51)
+              for rule in ("-s %s -j ACCEPT" % cidr, "-d %s -j ACCEPT" % cidr)]
+    assert result["rules"] == wanted
+    assert ours(sandbox, backend, "filter") == [JUMP] + wanted
+    assert sandbox.run_module("forwarding", one_more)["changed"] is False

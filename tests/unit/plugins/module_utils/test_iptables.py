@@ -233,11 +233,44 @@ def test_sync_writes_and_reads_back():
     assert "-I POSTROUTING 1 " in data
 
 
-def test_sync_read_back_mismatch_is_an_error():
-    module, backend = _backend([(0, "*nat\nCOMMIT\n", ""), (0, "", ""), (0, "*nat\nCOMMIT\n", "")])
+def test_sync_read_back_mismatch_is_an_error_after_every_attempt():
+    empty = (0, "*nat\nCOMMIT\n", "")
+    module, backend = _backend([empty] + [(0, "", ""), empty] * iptables.WRITE_ATTEMPTS)
     with pytest.raises(iptables.IptablesError) as err:
         iptables.sync(backend, NAT_CHAIN, ["-j MASQUERADE"], True, False)
     assert "does not read back" in str(err.value)
+    assert len(module.calls) == 1 + 2 * iptables.WRITE_ATTEMPTS
+
+
+def _forward_save(nets, jump=True):
+    lines = ["*filter", ":FORWARD ACCEPT [0:0]", ":CROSSNET-FORWARD - [0:0]"]
+    if jump:
+        lines.append(FORWARD_CHAIN.jump_line)
+    lines += ["-A CROSSNET-FORWARD %s" % rule for rule in iptables.forward_rules(nets)]
+    return "\n".join(lines + ["COMMIT"]) + "\n"
+
+
+def test_sync_rewrites_when_the_jump_vanished_between_read_and_restore():
+    """The benchmark's N=50 "add one container" failure: the chain was read with its jump, then
+    something else deleted jump and chain before our restore, which (seeing a jump in its read)
+    declared the chain without inserting the jump.  The read-back finds no jump and the write is
+    repeated from that read, this time with the jump."""
+    old = ["10.1.0.1/32", "10.1.0.2/31", "10.1.0.48/31", "10.1.0.50/32"]
+    new = ["10.1.0.1/32", "10.1.0.2/31", "10.1.0.48/30"]
+    rules = iptables.forward_rules(new)
+    module, backend = _backend([
+        (0, _forward_save(old), ""),              # read: our jump and the old rules
+        (0, "", ""),                              # restore (meanwhile jump and chain went)
+        (0, _forward_save(new, jump=False), ""),  # read back: new rules, no jump
+        (0, "", ""),                              # restore again
+        (0, _forward_save(new), ""),              # read back: as wanted
+    ])
+    changed, before, after = iptables.sync(backend, FORWARD_CHAIN, rules, True, False)
+    assert changed and before.jumps == 1
+    assert after == ChainState(exists=True, rules=rules, jumps=1)
+    first, second = module.calls[1][1], module.calls[3][1]
+    assert "-I FORWARD 1 " not in first
+    assert "-I FORWARD 1 -m comment --comment crossnet -j CROSSNET-FORWARD" in second.splitlines()
 
 
 def test_sync_restore_failure_reports_stderr():
