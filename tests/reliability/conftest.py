@@ -5,7 +5,7 @@
 
 A test module names its lab and topology::
 
-    LAB_NAME = "xrbad"                 # unique on the machine: labs live in /run/crossnet-lab/NAME
+    LAB_NAME = "xrbad"                 # + 3 hex digits of the pid: labs live in /run/crossnet-lab/NAME
     TOPOLOGY = "two_hosts.yml"         # under tests/reliability/topologies/
 
 and uses ``lab`` (module scope, a harness.ReliabilityLab that is up and has its pristine snapshot)
@@ -44,7 +44,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="module")
 def lab(request, tmp_path_factory):
-    name = getattr(request.module, "LAB_NAME")
+    # The pid suffix keeps two sessions of this suite (two engineers, CI) out of each other's labs.
+    name = "%s%03x" % (getattr(request.module, "LAB_NAME"), os.getpid() % 0x1000)
     topology = getattr(request.module, "TOPOLOGY")
     workdir = str(tmp_path_factory.mktemp(name))
     handle = harness.ReliabilityLab(name, topology, workdir)
