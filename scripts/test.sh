@@ -19,7 +19,8 @@ cleanup() { python3 lab/lab.py down --all >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 
 step_unit()        { python -m pytest -q -p no:cacheprovider tests/unit; }
-step_integration() { python -m pytest -q -p no:cacheprovider tests/integration; }
+# Integration cases are independent sandboxes: run them on as many workers as there are cores.
+step_integration() { python -m pytest -q -p no:cacheprovider -n "${CROSSNET_TEST_WORKERS:-$(nproc)}" tests/integration; }
 step_lab()         { python -m pytest -q -p no:cacheprovider tests/lab; }
 step_sanity()      { bash scripts/sanity.sh; }
 step_lint()        { ansible-lint --offline -q; }
