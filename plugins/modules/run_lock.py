@@ -15,7 +15,11 @@ description:
     first change and gives it back after its last one.
   - A second run that finds the lease held by another owner waits up to O(timeout) seconds,
     then fails with a message naming the holder.
-  - A run that dies without giving the lease back leaves one that expires after O(ttl) seconds.
+  - The lease records O(controller), the controller process running the play.  A run whose
+    controller was killed leaves its lease behind; the action plugin of this module (on the
+    controller) finds that process gone and breaks the lease with O(break_owner), so a dead run
+    does not block the next ones.  A lease whose controller cannot be judged (another machine,
+    or none recorded) expires after O(ttl) seconds.
 version_added: "0.1.0"
 author:
   - crossnet.routed contributors (@crossnet)
@@ -44,6 +48,18 @@ options:
     description: The lease file.
     type: path
     default: /run/lock/crossnet.lock
+  controller:
+    description:
+      - Identifies the controller process of the run, recorded in the lease so that a later run
+        can tell whether it still lives.  The action plugin fills it in (C(host), C(pid),
+        C(started), C(boot_id)); set it only when calling the module without the action plugin.
+    type: dict
+  break_owner:
+    description:
+      - Take the lease over even though it has not expired, but only while O(break_owner) still
+        holds it (the caller found that run's controller gone).  The action plugin sets it;
+        there is no need to set it by hand.
+    type: str
 extends_documentation_fragment:
   - crossnet.routed.attributes
 attributes:
@@ -57,6 +73,8 @@ attributes:
     platforms: posix
 notes:
   - The lease only coordinates runs of this collection; it does not stop other tools.
+  - Whether a holder's controller is gone is judged on the controller, and only for a holder
+    whose recorded C(host) is the controller's own host name.
 """
 
 EXAMPLES = r"""
@@ -76,18 +94,24 @@ lease:
   description: The lease in force after the call, or the one that blocked it.
   returned: always
   type: dict
-  sample: {"owner": "a1b2c3", "expires": 1764441600.0, "pid": 4242}
+  sample:
+    owner: 20251129T120000-4242
+    expires: 1764441600.0
+    controller: {"host": "ctl1", "pid": 4242, "started": "1234567", "boot_id": "6f0c..."}
+held:
+  description: Whether another run's lease kept this call from taking it (only on failure).
+  returned: failure
+  type: bool
+broken:
+  description: The lease of a dead run that was taken over (O(break_owner)).
+  returned: when a lease was broken
+  type: dict
 """
 
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.crossnet.routed.plugins.module_utils import runlock
-
-
-def describe(lease):
-    left = int(lease.get("expires", 0) - time.time())
-    return "run %r (pid %s on this host, lease expires in %d s)" % (lease.get("owner"), lease.get("pid"), left)
 
 
 def main():
@@ -98,6 +122,8 @@ def main():
             timeout=dict(type="int", default=60),
             ttl=dict(type="int", default=1800),
             path=dict(type="path", default=runlock.DEFAULT_LOCK_PATH),
+            controller=dict(type="dict"),
+            break_owner=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -110,19 +136,26 @@ def main():
             runlock.release(path, owner)
         module.exit_json(changed=held, lease=current or {})
 
+    break_owner = module.params["break_owner"]
+    breaking = runlock.held_by_other(current, owner, time.time()) and current.get("owner") == break_owner
     if module.check_mode:
-        if current and current.get("owner") != owner and current.get("expires", 0) > time.time():
-            module.fail_json(msg="another crossnet run holds this host: %s" % describe(current), lease=current)
+        if runlock.held_by_other(current, owner, time.time()) and not breaking:
+            module.fail_json(msg="another crossnet run holds this host: %s" % runlock.describe(current),
+                             lease=current, held=True)
         module.exit_json(changed=False, lease=current or {})
     try:
-        lease = runlock.acquire(path, owner, module.params["ttl"], module.params["timeout"])
+        lease = runlock.acquire(path, owner, module.params["ttl"], module.params["timeout"],
+                                controller=module.params["controller"], break_owner=break_owner)
     except runlock.LockHeld as held:
         module.fail_json(
-            msg="another crossnet run holds this host: %s; waited %d s" % (describe(held.lease), module.params["timeout"]),
-            lease=held.lease,
+            msg="another crossnet run holds this host: %s; waited %d s" % (runlock.describe(held.lease), module.params["timeout"]),
+            lease=held.lease, held=True,
         )
     # Taking the lease is bookkeeping, not a change to the host's network.
-    module.exit_json(changed=False, lease=lease)
+    result = dict(changed=False, lease=lease)
+    if breaking:
+        result["broken"] = current
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
