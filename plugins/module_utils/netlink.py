@@ -14,15 +14,14 @@ a missing namespace unless told otherwise); we want neither.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import os
 import traceback
-from contextlib import contextmanager
+
+from ansible_collections.crossnet.routed.plugins.module_utils.nsfs import (  # noqa: F401 pylint: disable=unused-import
+    NamespaceMissing, entered, netns_exists, netns_path)
 
 try:
     from pyroute2 import IPRoute
-    from pyroute2 import netns as _pyroute2_netns
     from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError  # pylint: disable=unused-import
 except ImportError:
     HAS_PYROUTE2 = False
@@ -37,8 +36,6 @@ else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 
-NETNS_RUN_DIR = "/run/netns"
-CLONE_NEWNET = 0x40000000
 DUMP_RETRIES = 10
 
 ENOENT = errno.ENOENT
@@ -46,67 +43,6 @@ EEXIST = errno.EEXIST
 ESRCH = errno.ESRCH
 ENODEV = errno.ENODEV
 EADDRNOTAVAIL = errno.EADDRNOTAVAIL
-
-
-class NamespaceMissing(Exception):
-    """A named network namespace does not exist."""
-
-
-# -- namespaces ------------------------------------------------------------------------------
-def netns_path(name):
-    return os.path.join(NETNS_RUN_DIR, name)
-
-
-def list_netns():
-    """Names under /run/netns (what ``ip netns list`` shows), sorted."""
-    try:
-        return sorted(os.listdir(NETNS_RUN_DIR))
-    except FileNotFoundError:
-        return []
-
-
-def netns_exists(name):
-    return os.path.exists(netns_path(name))
-
-
-def create_netns(name):
-    """Create namespace ``name`` (pyroute2 mounts it under /run/netns like ``ip netns add``)."""
-    _pyroute2_netns.create(name)
-
-
-def remove_netns(name):
-    _pyroute2_netns.remove(name)
-
-
-_libc = None
-
-
-def _setns(fd):
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-@contextmanager
-def entered(name):
-    """Run the body inside namespace ``name`` (this thread only); never creates it."""
-    try:
-        target = os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NamespaceMissing(name) from None
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(home)
-    finally:
-        os.close(target)
-        os.close(home)
 
 
 # -- sockets ---------------------------------------------------------------------------------

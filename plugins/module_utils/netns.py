@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reconcile named network namespaces.  Ours are the ones listed in ``state_dir/netns.json``."""
+"""Reconcile named network namespaces.  Ours are the ones listed in ``state_dir/netns.json``.
+
+Only /run/netns and the state file are read: no namespace is entered.  A new namespace gets its
+``lo`` up when it is made; ``lo`` in existing ones is veth_pair's job (it visits them anyway).
+"""
 
 from __future__ import annotations
 
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink, statefile
+from ansible_collections.crossnet.routed.plugins.module_utils import nsfs, statefile
 
 STATE_FILE = "netns.json"
-IFF_UP = 0x1
 
 
 class Plan:
@@ -17,19 +20,17 @@ class Plan:
         self.create = []
         self.remove = []
         self.adopt = []
-        self.loopback_up = []  # existing namespaces whose loopback is down
         self.forget = []  # owned in the state file, gone from the kernel
 
     @property
     def changed(self):
-        return bool(self.create or self.remove or self.adopt or self.loopback_up)
+        return bool(self.create or self.remove or self.adopt)
 
 
-def plan(names, state, existing, owned, purge=False, adopt=False, loopback_down=()):
+def plan(names, state, existing, owned, purge=False, adopt=False):
     """Pure: what to do so that ``names`` are present/absent.
 
-    ``existing``: namespaces in /run/netns; ``owned``: names in our state file;
-    ``loopback_down``: existing namespaces whose ``lo`` is not up.
+    ``existing``: namespaces in /run/netns; ``owned``: names in our state file.
     """
     result = Plan()
     existing, owned, wanted = set(existing), set(owned), list(dict.fromkeys(names))
@@ -44,8 +45,6 @@ def plan(names, state, existing, owned, purge=False, adopt=False, loopback_down=
                                          "(set adopt=true to take it over)" % name)
                     continue
                 result.adopt.append(name)
-            if name in loopback_down:
-                result.loopback_up.append(name)
         if purge:
             result.remove = sorted((owned & existing) - set(wanted))
     else:
@@ -71,19 +70,6 @@ def predicted_view(names, existing, owned, result):
     return sorted(view - set(result.remove))
 
 
-def loopback_is_up(sockets, name):
-    for link in netlink.dump(sockets[name].get_links):
-        if link.get_attr("IFLA_IFNAME") == "lo":
-            return bool(link["flags"] & IFF_UP)
-    return False
-
-
-def set_loopback_up(sockets, name):
-    ipr = sockets[name]
-    index = ipr.link_lookup(ifname="lo")[0]
-    ipr.link("set", index=index, state="up")
-
-
 class NetnsReconciler:
     def __init__(self, names, state="present", purge=False, adopt=False, state_dir=statefile.DEFAULT_STATE_DIR):
         self.names = list(dict.fromkeys(names))
@@ -101,13 +87,10 @@ class NetnsReconciler:
         else:
             statefile.remove(self.state_dir, STATE_FILE)
 
-    def run(self, sockets, check_mode):
-        existing = netlink.list_netns()
+    def run(self, check_mode):
+        existing = nsfs.list_netns()
         owned = self.owned()
-        down = []
-        if self.state == "present":
-            down = [n for n in self.names if n in existing and not loopback_is_up(sockets, n)]
-        result = plan(self.names, self.state, existing, owned, self.purge, self.adopt, down)
+        result = plan(self.names, self.state, existing, owned, self.purge, self.adopt)
         report = {
             "errors": result.errors,
             "changed": result.changed,
@@ -123,14 +106,10 @@ class NetnsReconciler:
         if result.create or result.adopt or result.forget:
             # written before creating, so that a run killed half way still owns what it made
             self._save(keep)
-        for name in result.create:
-            netlink.create_netns(name)
-            set_loopback_up(sockets, name)
-        for name in result.loopback_up:
-            set_loopback_up(sockets, name)
+        if result.create:
+            nsfs.create_netns(result.create)
         for name in result.remove:
-            sockets.forget(name)
-            netlink.remove_netns(name)
+            nsfs.remove_netns(name)
         if result.remove:
             self._save(keep - set(result.remove))
         return report

@@ -12,7 +12,12 @@ short_description: Manage named Linux network namespaces for containers
 version_added: "0.1.0"
 description:
   - Creates and removes named network namespaces (the ones C(ip netns list) shows, mounted under
-    C(/run/netns)), with their loopback interface up.
+    C(/run/netns)).  A namespace it creates has its loopback interface up.
+  - The module forks no process and enters no existing namespace: it reads C(/run/netns) and its
+    state file, creates namespaces in a thread of its own (as C(ip netns add) does, making
+    C(/run/netns) a shared mount first) and unmounts the ones it removes.  Whether C(lo) is still up
+    in an existing namespace is checked (and repaired) by M(crossnet.routed.veth_pair), which
+    configures the namespace anyway.
   - The module only removes namespaces it created.  It records them in
     C(<state_dir>/netns.json) before creating them, so a run that is killed half way still owns
     what it made.
@@ -28,7 +33,7 @@ options:
     aliases: [name]
   state:
     description:
-      - V(present) creates missing namespaces and brings loopback up in existing ones.
+      - V(present) creates missing namespaces (with loopback up).
       - V(absent) removes the listed namespaces.
     type: str
     choices: [present, absent]
@@ -50,8 +55,6 @@ options:
       - Directory of the collection's state files.
     type: path
     default: /var/lib/crossnet
-requirements:
-  - pyroute2 (0.7 or later)
 extends_documentation_fragment:
   - crossnet.routed.attributes
 attributes:
@@ -64,7 +67,9 @@ attributes:
     platforms: linux
 notes:
   - Removing a namespace destroys the veth peers inside it; the kernel removes the host ends and
-    their routes shortly after.
+    their routes shortly after, all at once.  That is why the role removes namespaces before it
+    purges veth pairs at teardown (M(crossnet.routed.veth_pair) tolerates host ends that vanish
+    while it runs).
 seealso:
   - module: crossnet.routed.veth_pair
 author:
@@ -116,9 +121,7 @@ adopted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils.netns import NetnsReconciler
 
 
@@ -133,7 +136,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    requirements.require(module, "pyroute2")
     p = module.params
     bad = ["network namespace name %r %s" % (n, namerules.netns_error(n)) for n in p["names"] if namerules.netns_error(n)]
     if bad:
@@ -141,9 +143,8 @@ def main():
 
     reconciler = NetnsReconciler(p["names"], p["state"], p["purge"], p["adopt"], p["state_dir"])
     try:
-        with netlink.Sockets() as sockets:
-            report = reconciler.run(sockets, module.check_mode)
-    except (OSError, netlink.NetlinkError, netlink.NamespaceMissing) as exc:
+        report = reconciler.run(module.check_mode)
+    except OSError as exc:
         module.fail_json(msg="network namespaces %s: %s" % (", ".join(p["names"]), exc))
     if report["errors"]:
         module.fail_json(msg="; ".join(report["errors"]))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -111,8 +112,18 @@ class Sandbox:
         """Run ``argv`` inside namespace ``netns`` of the sandbox (``ip netns exec``)."""
         return self.run(["ip", "netns", "exec", netns] + list(argv), **kwargs)
 
-    def run_module(self, name, args, check=False, diff=False, timeout=600):
-        """Run ``crossnet.routed.<name>`` (or a full FQCN) through Ansible; return its result."""
+    def interpreter_with(self, name, env):
+        """Another interpreter wrapper for the sandbox, running python with ``env`` added."""
+        path = os.path.join(self.workdir, name)
+        assigns = " ".join("%s=%s" % (k, shlex.quote(v)) for k, v in sorted(env.items()))
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write('#!/bin/sh\nexec nsenter -t %d -n -m -- env %s %s "$@"\n' % (self.holder.pid, assigns, self.python))
+        os.chmod(path, 0o755)
+        return path
+
+    def run_module(self, name, args, check=False, diff=False, timeout=600, interpreter=None):
+        """Run ``crossnet.routed.<name>`` (or a full FQCN) through Ansible; return its result.
+        ``interpreter``: another wrapper than the sandbox's (see interpreter_with)."""
         fqcn = name if "." in name else "crossnet.routed." + name
         play = [{
             "hosts": "localhost", "gather_facts": False,
@@ -137,7 +148,7 @@ class Sandbox:
         env["PATH"] = os.path.dirname(ANSIBLE_PLAYBOOK) + os.pathsep + env.get("PATH", "")
         proc = subprocess.run(
             [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
-             "-e", "ansible_python_interpreter=" + self.interpreter, path],
+             "-e", "ansible_python_interpreter=" + (interpreter or self.interpreter), path],
             capture_output=True, text=True, env=env, timeout=timeout, check=False)
         try:
             with open(results, encoding="utf-8") as handle:

@@ -6,6 +6,17 @@
 from __future__ import annotations
 
 import json
+import os
+
+# sitecustomize for the module's interpreter: log every way Python can start another process
+NO_FORK_HOOK = """
+import os, sys
+def _hook(event, args):
+    if event in ("os.fork", "os.forkpty", "os.posix_spawn", "os.exec", "os.system", "subprocess.Popen"):
+        with open(os.environ["CROSSNET_FORK_LOG"], "a") as handle:
+            handle.write(event + "\\n")
+sys.addaudithook(_hook)
+"""
 
 
 def namespaces(box):
@@ -29,14 +40,44 @@ def test_create_idempotent_check_and_diff(sandbox):
     assert sandbox.run_module("netns", args)["changed"] is False
 
 
+def loopback_up(box, netns):
+    return "UP" in box.netns_run(netns, ["ip", "-o", "link", "show", "lo"]).stdout.split(">")[0]
+
+
 def test_drift_is_repaired(sandbox):
     sandbox.run_module("netns", {"names": ["cnt1-a", "cnt1-b"]})
     sandbox.run(["ip", "netns", "delete", "cnt1-a"], check=True)
-    sandbox.netns_run("cnt1-b", ["ip", "link", "set", "lo", "down"], check=True)
     fixed = sandbox.run_module("netns", {"names": ["cnt1-a", "cnt1-b"]})
     assert fixed["changed"] is True and fixed["created"] == ["cnt1-a"]
-    assert namespaces(sandbox) == ["cnt1-a", "cnt1-b"]
-    assert "UP" in sandbox.netns_run("cnt1-b", ["ip", "-o", "link", "show", "lo"]).stdout.split(">")[0]
+    assert namespaces(sandbox) == ["cnt1-a", "cnt1-b"] and loopback_up(sandbox, "cnt1-a")
+
+
+def test_existing_namespaces_are_not_entered(sandbox):
+    """lo down in an existing namespace is veth_pair's to repair: netns only lists /run/netns."""
+    sandbox.run_module("netns", {"names": ["cnt1-b"]})
+    sandbox.netns_run("cnt1-b", ["ip", "link", "set", "lo", "down"], check=True)
+    again = sandbox.run_module("netns", {"names": ["cnt1-b"]})
+    assert again["changed"] is False and not loopback_up(sandbox, "cnt1-b")
+
+
+def test_creates_and_removes_without_a_child_process(sandbox, tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(NO_FORK_HOOK)
+    log = tmp_path / "forks.log"
+    python = sandbox.interpreter_with("python-no-fork", {"PYTHONPATH": str(hook), "CROSSNET_FORK_LOG": str(log)})
+    names = ["cnt1-n%d" % i for i in range(5)]
+    done = sandbox.run_module("netns", {"names": names}, interpreter=python)
+    assert done["created"] == names and namespaces(sandbox) == names, done.get("msg")
+    assert all(loopback_up(sandbox, name) for name in names)
+    assert os.path.exists(log) is False or log.read_text() == "", log.read_text()
+    gone = sandbox.run_module("netns", {"names": names, "state": "absent"}, interpreter=python)
+    assert gone["removed"] == names and namespaces(sandbox) == []
+    assert not log.exists() or log.read_text() == "", log.read_text()
+    # the hook does log when something forks (a test of the test)
+    probe = sandbox.run(["env", "PYTHONPATH=%s" % hook, "CROSSNET_FORK_LOG=%s" % log, sandbox.python, "-c",
+                         "import os; os.fork() or os._exit(0)"])
+    assert probe.returncode == 0 and "os.fork" in log.read_text()
 
 
 def test_purge_absent_and_foreign(sandbox):
