@@ -39,16 +39,7 @@ def _with_foreign(lab, kind):
     return lab.run("host1", show, check=True).stdout
 
 
-FOREIGN_CHAIN_TAKEN = (
-    "plugins/module_utils/iptables.py restore_present (masquerade, forwarding): a chain named "
-    "CROSSNET-POSTROUTING that the user made is flushed and refilled without a word; proposed: "
-    "record the chains the collection creates in the state dir (like netns.json, before creating "
-    "them) and fail on an unrecorded existing chain unless adopt")
-
-
-@pytest.mark.parametrize("kind", [
-    pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=FOREIGN_CHAIN_TAKEN))
-    if kind == "nat-chain" else kind for kind in FOREIGN])
+@pytest.mark.parametrize("kind", list(FOREIGN))
 def test_foreign_object_is_not_overwritten(fresh_lab, kind):
     lab = fresh_lab
     _, named, show = FOREIGN[kind]
