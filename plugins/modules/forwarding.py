@@ -40,9 +40,23 @@ options:
     type: path
     default: /etc/sysctl.d/60-crossnet.conf
   state_dir:
-    description: Directory of the collection's state files.
+    description:
+      - Directory of the collection's state files.  C(forwarding.json) there keeps the prior
+        C(ip_forward) value; C(iptables.json) records the chains the collection created and, for
+        the nft backend, whether the filter table existed before.
     type: path
     default: /var/lib/crossnet
+  adopt:
+    description:
+      - The module owns C(CROSSNET-FORWARD) when it created it (recorded in
+        O(state_dir)/iptables.json before the chain is created) or when the C(FORWARD) jump to it
+        carries the comment C(crossnet) (only this module writes that jump, so a lost state
+        directory does not orphan the chain).
+      - V(false) (default) fails, naming the chain, when a chain of that name exists that the
+        module does not own, and changes nothing.  V(true) takes it over (its rules are replaced
+        and it is recorded).
+    type: bool
+    default: false
   backend:
     description:
       - Which iptables backend to write to.  V(auto) uses the one the host's C(iptables -V)
@@ -55,7 +69,11 @@ options:
     description:
       - V(present) enables forwarding and writes the chain and the jump.
       - V(absent) restores the recorded C(ip_forward) value (if the module ever changed it),
-        deletes O(sysctl_file), the state file, our jump and our chain.
+        deletes O(sysctl_file), the state file, our jump and our chain, and the chain's record in
+        O(state_dir)/iptables.json (the file goes when it is empty).  On the nft backend, a filter
+        table that did not exist before the module created the chain is deleted again when
+        nothing but empty built-in chains with policy ACCEPT is left in it (needs the C(nft)
+        command).
     type: str
     choices: [present, absent]
     default: present
@@ -76,6 +94,10 @@ notes:
     module runs in.
   - Writing C(ip_forward) also resets the per-interface C(forwarding) switches, as the kernel
     does for C(sysctl -w net.ipv4.ip_forward=1).
+  - With the legacy backend the filter table belongs to a kernel module and stays after
+    V(absent).
+  - Every write is read back; a chain that another writer changed between the module's read and
+    its write is written again from a fresh read (up to three times).
 seealso:
   - module: crossnet.routed.masquerade
   - module: ansible.posix.sysctl
@@ -120,7 +142,8 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import forwarding, iptables
+from ansible_collections.crossnet.routed.plugins.module_utils import forwarding, iptables, iptables_state
+from ansible_collections.crossnet.routed.plugins.module_utils.statefile import DEFAULT_STATE_DIR
 
 
 def describe(runtime, file_path, file_content, chain_lines):
@@ -135,7 +158,8 @@ def main():
         argument_spec=dict(
             container_networks=dict(type="list", elements="str", default=[]),
             sysctl_file=dict(type="path", default=forwarding.DEFAULT_SYSCTL_FILE),
-            state_dir=dict(type="path", default="/var/lib/crossnet"),
+            state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
+            adopt=dict(type="bool", default=False),
             backend=dict(type="str", choices=["auto", "nft", "legacy"], default="auto"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
@@ -165,13 +189,23 @@ def main():
         module.fail_json(msg="cannot read the forwarding state: %s" % exc)
 
     try:
+        records = iptables_state.Records(state_dir)
         backend = iptables.Backend.find(module, params["backend"])
+        if not present:
+            # Fail on a foreign chain before ip_forward or the files are touched.
+            error = iptables_state.foreign_chain_error(
+                chain, backend.read(chain), records.get(backend.name, chain), params["adopt"],
+                records.path)
+            if error:
+                raise iptables.IptablesError(error)
         # Remove the accept rules only after forwarding is off again; add them before it is on.
         if present:
-            chain_changed, before, after = iptables.sync(backend, chain, rules, True,
-                                                         module.check_mode)
+            chain_changed, before, after = iptables_state.sync(
+                backend, chain, rules, True, module.check_mode, records, params["adopt"])
     except iptables.IptablesError as exc:
         module.fail_json(msg=str(exc))
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg="cannot read or write the iptables state file: %s" % exc)
 
     new_runtime = steps["set_runtime"] or runtime
     new_content = file_content
@@ -196,10 +230,12 @@ def main():
 
     if not present:
         try:
-            chain_changed, before, after = iptables.sync(backend, chain, [], False,
-                                                         module.check_mode)
+            chain_changed, before, after = iptables_state.sync(
+                backend, chain, [], False, module.check_mode, records, params["adopt"])
         except iptables.IptablesError as exc:
             module.fail_json(msg=str(exc))
+        except OSError as exc:
+            module.fail_json(msg="cannot write the iptables state file: %s" % exc)
         if steps["remove_state"] and not module.check_mode:
             # Last, so that a failed run can be repeated with the prior value still known.
             forwarding.remove_state(state_dir)

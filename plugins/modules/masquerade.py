@@ -54,11 +54,31 @@ options:
     type: str
     choices: [auto, nft, legacy]
     default: auto
+  adopt:
+    description:
+      - The module owns C(CROSSNET-POSTROUTING) when it created it (recorded in
+        O(state_dir)/iptables.json before the chain is created) or when the C(POSTROUTING) jump to
+        it carries the comment C(crossnet) (only this module writes that jump, so a lost state
+        directory does not orphan the chain).
+      - V(false) (default) fails, naming the chain, when a chain of that name exists that the
+        module does not own, and leaves it untouched.  V(true) takes it over (its rules are
+        replaced and it is recorded).
+    type: bool
+    default: false
+  state_dir:
+    description:
+      - Directory of the collection's state files.  C(iptables.json) there records the chains
+        the collection created and, for the nft backend, whether the nat table existed before.
+    type: path
+    default: /var/lib/crossnet
   state:
     description:
       - V(present) writes the chain and the jump.
       - V(absent) deletes our jump and our chain, nothing else; O(sources) and O(exclude) are
-        ignored.
+        ignored.  The record goes from O(state_dir)/iptables.json (the file goes when it is
+        empty).  On the nft backend, a nat table that did not exist before the module created
+        the chain is deleted again when nothing but empty built-in chains with policy ACCEPT is
+        left in it (needs the C(nft) command).
     type: str
     choices: [present, absent]
     default: present
@@ -78,6 +98,9 @@ notes:
   - Run as root.  The module acts in the network namespace it runs in.
   - A rule elsewhere that jumps to C(CROSSNET-POSTROUTING) makes V(absent) fail, as the chain is
     still in use.
+  - With the legacy backend the nat table belongs to a kernel module and stays after V(absent).
+  - Every write is read back; a chain that another writer changed between the module's read and
+    its write is written again from a fresh read (up to three times).
 seealso:
   - module: crossnet.routed.forwarding
 """
@@ -94,6 +117,12 @@ EXAMPLES = r"""
     exclude: [10.0.0.0/23]
     out_interface: eth0
     backend: legacy
+
+- name: Take over a CROSSNET-POSTROUTING chain made by hand before the collection was used
+  crossnet.routed.masquerade:
+    sources: [10.0.0.0/26]
+    exclude: [10.0.0.0/23]
+    adopt: true
 
 - name: Remove the chain and its jump
   crossnet.routed.masquerade:
@@ -126,7 +155,8 @@ chain:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import iptables
+from ansible_collections.crossnet.routed.plugins.module_utils import iptables, iptables_state
+from ansible_collections.crossnet.routed.plugins.module_utils.statefile import DEFAULT_STATE_DIR
 from ansible_collections.crossnet.routed.plugins.module_utils.names import ifname_error
 
 
@@ -137,6 +167,8 @@ def main():
             exclude=dict(type="list", elements="str", default=[]),
             out_interface=dict(type="str"),
             backend=dict(type="str", choices=["auto", "nft", "legacy"], default="auto"),
+            adopt=dict(type="bool", default=False),
+            state_dir=dict(type="path", default=DEFAULT_STATE_DIR),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         supports_check_mode=True,
@@ -159,10 +191,14 @@ def main():
         rules = iptables.unique(iptables.masquerade_rules(sources, exclude, out_interface))
 
     try:
+        records = iptables_state.Records(params["state_dir"])
         backend = iptables.Backend.find(module, params["backend"])
-        changed, before, after = iptables.sync(backend, chain, rules, present, module.check_mode)
+        changed, before, after = iptables_state.sync(backend, chain, rules, present,
+                                                     module.check_mode, records, params["adopt"])
     except iptables.IptablesError as exc:
         module.fail_json(msg=str(exc))
+    except (OSError, ValueError) as exc:
+        module.fail_json(msg="cannot read or write the iptables state file: %s" % exc)
 
     result = dict(
         changed=changed,

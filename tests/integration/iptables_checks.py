@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import time
 
@@ -56,6 +57,20 @@ def first_rule(box, backend, table, chain):
         if line.startswith("-A %s " % chain):
             return line
     return None
+
+
+def nft_tables(box):
+    """Names of the sandbox's nftables ``ip`` tables (what iptables-nft writes into)."""
+    proc = box.run(["nft", "-j", "list", "tables", "ip"])
+    assert proc.returncode == 0, proc.stderr
+    return sorted(item["table"]["name"] for item in json.loads(proc.stdout)["nftables"]
+                  if "table" in item)
+
+
+def state_file(box, name="iptables.json"):
+    """The JSON state file ``/var/lib/crossnet/<name>`` of the sandbox, or None."""
+    proc = box.run(["cat", "/var/lib/crossnet/" + name])
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
 
 
 def sysctl(box, name):

@@ -16,8 +16,8 @@ import shutil
 import netaddr
 import pytest
 
-from iptables_checks import (BACKENDS, first_rule, foreign, ipt, ours, save, sysctl,
-                             two_containers, udp_source)
+from iptables_checks import (BACKENDS, first_rule, foreign, ipt, nft_tables, ours, save,
+                             state_file, sysctl, two_containers, udp_source)
 
 IP_FORWARD = "net.ipv4.ip_forward"
 SYSCTL_FILE = "/etc/sysctl.d/60-crossnet.conf"
@@ -224,3 +224,58 @@ def test_jump_deleted_between_read_and_restore_is_written_again(sandbox, backend
     assert result["rules"] == wanted
     assert ours(sandbox, backend, "filter") == [JUMP] + wanted
     assert sandbox.run_module("forwarding", one_more)["changed"] is False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_foreign_chain_is_refused_unless_adopted(sandbox, backend):
+    ipt(sandbox, backend, "-N", "CROSSNET-FORWARD")
+    ipt(sandbox, backend, "-A", "CROSSNET-FORWARD", "-s", "10.99.0.0/24", "-j", "DROP")
+    users = foreign(sandbox, backend, "filter") + ours(sandbox, backend, "filter")
+    users += [line for line in save(sandbox, backend, "filter").splitlines() if "CROSSNET" in line]
+    args = dict(ARGS, backend=backend)
+
+    for params in (args, {"state": "absent", "backend": backend}):
+        refused = sandbox.run_module("forwarding", params)
+        assert refused["failed"] is True, refused
+        assert "CROSSNET-FORWARD" in refused["msg"] and "adopt" in refused["msg"]
+    now = foreign(sandbox, backend, "filter") + ours(sandbox, backend, "filter")
+    now += [line for line in save(sandbox, backend, "filter").splitlines() if "CROSSNET" in line]
+    assert now == users
+    assert sysctl(sandbox, IP_FORWARD) == "0"
+    assert read(sandbox, SYSCTL_FILE) is None and read(sandbox, STATE_FILE) is None
+    assert state_file(sandbox) is None
+
+    adopted = sandbox.run_module("forwarding", dict(args, adopt=True))
+    assert adopted["changed"] is True and adopted["rules"] == RULES
+    assert ours(sandbox, backend, "filter") == [JUMP] + RULES
+    assert state_file(sandbox) == {backend: {"filter": {
+        "chain": "CROSSNET-FORWARD", "table_existed": True if backend == "nft" else None}}}
+    assert sandbox.run_module("forwarding", args)["changed"] is False
+    assert sandbox.run_module("forwarding", {"state": "absent", "backend": backend})["changed"]
+    assert "CROSSNET" not in save(sandbox, backend, "filter")
+    assert sandbox.run(["ls", "-A", "/var/lib/crossnet"]).stdout == ""
+
+
+def test_teardown_deletes_the_filter_table_it_created_nft(sandbox):
+    assert "filter" not in nft_tables(sandbox)
+    args = dict(ARGS, backend="nft")
+    assert sandbox.run_module("forwarding", args)["changed"] is True
+    assert state_file(sandbox) == {"nft": {"filter": {"chain": "CROSSNET-FORWARD",
+                                                      "table_existed": False}}}
+    assert json.loads(read(sandbox, STATE_FILE)) == {"ip_forward": "0"}
+    assert "filter" in nft_tables(sandbox)
+
+    assert sandbox.run_module("forwarding", {"state": "absent", "backend": "nft"})["changed"]
+    assert "filter" not in nft_tables(sandbox)
+    assert sandbox.run(["ls", "-A", "/var/lib/crossnet"]).stdout == ""
+    assert sandbox.run_module("forwarding", {"state": "absent", "backend": "nft"})["changed"] is False
+
+
+def test_teardown_keeps_a_created_filter_table_with_a_foreign_policy_nft(sandbox):
+    args = dict(ARGS, backend="nft")
+    assert sandbox.run_module("forwarding", args)["changed"] is True
+    ipt(sandbox, "nft", "-P", "FORWARD", "DROP")
+    assert sandbox.run_module("forwarding", {"state": "absent", "backend": "nft"})["changed"]
+    assert "filter" in nft_tables(sandbox)
+    assert ":FORWARD DROP" in foreign(sandbox, "nft", "filter")
+    assert state_file(sandbox) is None

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from iptables_checks import (BACKENDS, first_rule, foreign, ipt, ours, save,
-                             two_containers, udp_source)
+from iptables_checks import (BACKENDS, first_rule, foreign, ipt, nft_tables, ours, save,
+                             state_file, two_containers, udp_source)
 
 JUMP = "-A POSTROUTING -m comment --comment crossnet -j CROSSNET-POSTROUTING"
 ARGS = {"sources": ["10.0.0.1", "10.0.0.2/32"], "exclude": ["10.0.0.5/23"]}
@@ -157,3 +157,106 @@ def test_traffic_is_masqueraded_except_towards_excluded(sandbox, backend):
         assert udp_source(sandbox, left, right) == right["host_ip"]
         assert sandbox.run_module("masquerade", {"state": "absent", "backend": backend})["changed"]
         assert udp_source(sandbox, left, right) == left["ip"]
+
+
+def uncommented(text):
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
+def record(backend, table_existed):
+    return {backend: {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": table_existed}}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_foreign_chain_is_refused_unless_adopted(sandbox, backend):
+    ipt(sandbox, backend, "-t", "nat", "-N", "CROSSNET-POSTROUTING")
+    ipt(sandbox, backend, "-t", "nat", "-A", "CROSSNET-POSTROUTING", "-s", "10.99.0.0/24", "-j", "ACCEPT")
+    users = uncommented(save(sandbox, backend, "nat"))
+    args = dict(ARGS, backend=backend)
+
+    for check in (True, False):
+        refused = sandbox.run_module("masquerade", args, check=check)
+        assert refused["failed"] is True and "CROSSNET-POSTROUTING" in refused["msg"]
+        assert "adopt" in refused["msg"]
+    refused = sandbox.run_module("masquerade", {"state": "absent", "backend": backend})
+    assert refused["failed"] is True and "CROSSNET-POSTROUTING" in refused["msg"]
+    assert uncommented(save(sandbox, backend, "nat")) == users
+    assert state_file(sandbox) is None
+
+    adopted = sandbox.run_module("masquerade", dict(args, adopt=True), diff=True)
+    assert adopted["changed"] is True and adopted["rules"] == RULES
+    assert "-A CROSSNET-POSTROUTING -s 10.99.0.0/24 -j ACCEPT" in adopted["diff"]["before"]
+    assert ours(sandbox, backend, "nat") == [JUMP] + RULES
+    assert state_file(sandbox) == record(backend, None if backend == "legacy" else True)
+    # Ours from now on: no adopt needed.
+    assert sandbox.run_module("masquerade", args)["changed"] is False
+    assert sandbox.run_module("masquerade", {"state": "absent", "backend": backend})["changed"]
+    assert "CROSSNET" not in save(sandbox, backend, "nat")
+    assert state_file(sandbox) is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tagged_jump_proves_ownership_when_the_state_dir_is_lost(sandbox, backend):
+    args = dict(ARGS, backend=backend)
+    assert sandbox.run_module("masquerade", args)["changed"] is True
+    recorded = state_file(sandbox)
+    assert recorded["%s" % backend]["nat"]["chain"] == "CROSSNET-POSTROUTING"
+    sandbox.run(["rm", "-r", "/var/lib/crossnet/iptables.json"], check=True)
+
+    ipt(sandbox, backend, "-t", "nat", "-F", "CROSSNET-POSTROUTING")  # and drift on top
+    repaired = sandbox.run_module("masquerade", args)
+    assert repaired["failed"] is False and repaired["changed"] is True
+    assert ours(sandbox, backend, "nat") == [JUMP] + RULES
+    assert state_file(sandbox) == record(backend, None if backend == "legacy" else True)
+    assert sandbox.run_module("masquerade", args)["changed"] is False
+
+
+def test_teardown_deletes_the_nat_table_it_created_nft(sandbox):
+    assert "nat" not in nft_tables(sandbox)
+    args = dict(ARGS, backend="nft")
+    assert sandbox.run_module("masquerade", args, check=True)["changed"] is True
+    assert state_file(sandbox) is None and "nat" not in nft_tables(sandbox)
+
+    assert sandbox.run_module("masquerade", args)["changed"] is True
+    assert state_file(sandbox) == record("nft", False)
+    assert "nat" in nft_tables(sandbox)
+
+    absent = {"state": "absent", "backend": "nft"}
+    assert sandbox.run_module("masquerade", absent, check=True)["changed"] is True
+    assert "nat" in nft_tables(sandbox) and state_file(sandbox) is not None
+    assert sandbox.run_module("masquerade", absent)["changed"] is True
+    assert "nat" not in nft_tables(sandbox)
+    assert sandbox.run(["ls", "-A", "/var/lib/crossnet"]).stdout == ""
+    assert sandbox.run_module("masquerade", absent)["changed"] is False
+    assert "nat" not in nft_tables(sandbox)
+
+
+def test_teardown_keeps_a_created_nat_table_that_got_foreign_rules_nft(sandbox):
+    args = dict(ARGS, backend="nft")
+    assert sandbox.run_module("masquerade", args)["changed"] is True
+    assert state_file(sandbox) == record("nft", False)
+    ipt(sandbox, "nft", "-t", "nat", "-A", "POSTROUTING", "-s", "192.168.50.0/24", "-j", "MASQUERADE")
+    assert sandbox.run_module("masquerade", {"state": "absent", "backend": "nft"})["changed"] is True
+    assert "nat" in nft_tables(sandbox)
+    assert foreign(sandbox, "nft", "nat")[-2:] == [
+        "-A POSTROUTING -s 192.168.50.0/24 -j MASQUERADE", "COMMIT"]
+    assert state_file(sandbox) is None
+
+
+def test_teardown_keeps_a_nat_table_that_existed_nft(sandbox):
+    ipt(sandbox, "nft", "-t", "nat", "-P", "POSTROUTING", "ACCEPT")  # an empty table, not ours
+    assert "nat" in nft_tables(sandbox)
+    args = dict(ARGS, backend="nft")
+    assert sandbox.run_module("masquerade", args)["changed"] is True
+    assert state_file(sandbox) == record("nft", True)
+    assert sandbox.run_module("masquerade", {"state": "absent", "backend": "nft"})["changed"] is True
+    assert "nat" in nft_tables(sandbox)
+
+
+def test_legacy_teardown_leaves_the_kernel_table(sandbox):
+    args = dict(ARGS, backend="legacy")
+    assert sandbox.run_module("masquerade", args)["changed"] is True
+    assert state_file(sandbox) == record("legacy", None)
+    assert sandbox.run_module("masquerade", {"state": "absent", "backend": "legacy"})["changed"]
+    assert state_file(sandbox) is None
+    assert "CROSSNET" not in save(sandbox, "legacy", "nat")
