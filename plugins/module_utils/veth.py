@@ -2,19 +2,30 @@
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reconcile veth pairs: host end in the host namespace (alias ``crossnet:<netns>``), peer in a
-named namespace with its addresses and a permanent neighbour entry for the gateway."""
+named namespace with its addresses, a permanent neighbour entry for the gateway and the
+container's routes through it (like CNI's ptp plugin).
+
+One run reads the host's links once, then visits every container namespace once: one socket,
+one dump each of links, addresses, neighbours and routes, then the changes, then the next.
+
+The kernel ignores IFLA_IFALIAS when it creates a link, so a new host end is unmarked until a
+second request sets its alias.  Its name is recorded in ``state_dir/veth.json`` before it is
+created, and a recorded link without alias counts as ours: a run killed in between still owns it.
+"""
 
 from __future__ import annotations
 
 import os
 
 from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink, nsfs, statefile
+from ansible_collections.crossnet.routed.plugins.module_utils import routes as rt
 
 ALIAS_PREFIX = "crossnet:"
 IFF_UP = 0x1
 NUD_PERMANENT = 0x80
 AF_INET = 2
+STATE_FILE = "veth.json"
 
 
 def alias_for(netns):
@@ -64,6 +75,9 @@ def normalize_pairs(pairs):
     ends = [(p["netns"], p["peer_ifname"]) for p in out]
     for netns, peer in sorted({e for e in ends if ends.count(e) > 1}):
         errors.append("peer %s in netns %s is listed more than once" % (peer, netns))
+    routed = [p["netns"] for p in out if p["gateway"]]
+    for netns in sorted({n for n in routed if routed.count(n) > 1}):
+        errors.append("netns %s has more than one pair with a gateway (one default route each)" % netns)
     return out, errors
 
 
@@ -82,76 +96,78 @@ def _link_view(link):
     }
 
 
-def observe_host(sockets):
-    return {v["name"]: v for v in map(_link_view, netlink.dump(sockets[None].get_links))}
+def observe_links(ipr):
+    return {v["name"]: v for v in map(_link_view, netlink.dump(ipr.get_links))}
 
 
-def observe_netns(sockets, netns):
-    """Links, IPv4 addresses and neighbours of one namespace, or None when it does not exist."""
-    try:
-        ipr = sockets[netns]
-    except netlink.NamespaceMissing:
-        return None
-    links = {v["name"]: v for v in map(_link_view, netlink.dump(ipr.get_links))}
+def observe_netns(ipr):
+    """Links, IPv4 addresses, neighbours and main-table routes of the namespace of ``ipr``."""
+    links = observe_links(ipr)
     addrs = {}
     for msg in netlink.dump(ipr.get_addr, family=AF_INET):
         addrs.setdefault(msg["index"], set()).add("%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"]))
     neigh = {}
     for msg in netlink.dump(ipr.get_neighbours, family=AF_INET):
         neigh[(msg["ifindex"], msg.get_attr("NDA_DST"))] = (msg.get_attr("NDA_LLADDR"), msg["state"])
-    return {"links": links, "addrs": addrs, "neigh": neigh}
+    names = {v["index"]: name for name, v in links.items()}
+    return {"links": links, "addrs": addrs, "neigh": neigh, "routes": rt.read_main(ipr, names)}
+
+
+EMPTY_NETNS = {"links": {}, "addrs": {}, "neigh": {}, "routes": {}}
 
 
 # -- planning (pure) -------------------------------------------------------------------------
-class Plan:
-    def __init__(self):
-        self.errors = []
-        self.delete = []  # host ifnames
-        self.create = []  # pairs
-        self.fixes = []  # (pair, [operation, ...])
-        self.before = []
-        self.after = []
-        self.changed_pairs = []
-
-    @property
-    def changed(self):
-        return bool(self.delete or self.create or self.fixes)
+def owned(host, recorded=()):
+    """Ours: the alias says so, or the name was recorded before a creation that never got as far
+    as setting it (the alias is only recorded once set)."""
+    return (host["alias"] or "").startswith(ALIAS_PREFIX) or (not host["alias"] and host["name"] in recorded)
 
 
-def pair_view(host, peer_ns):
-    """A pair as it is: dict for diff output, or None."""
-    if host is None:
+def _peer_of(pair, host, view):
+    """The peer link of ``host`` inside the namespace ``view`` when it is where the pair says, else None."""
+    if view is None or host is None:
         return None
-    return {"host_ifname": host["name"], "alias": host["alias"], "mac": host["mac"], "mtu": host["mtu"]}
-
-
-def _peer_of(pair, host, peer_ns):
-    """The peer link of ``host`` inside ``peer_ns`` when it is where the pair says, else None."""
-    if peer_ns is None:
-        return None
-    peer = peer_ns["links"].get(pair["peer_ifname"])
+    peer = view["links"].get(pair["peer_ifname"])
     if peer is None or peer["kind"] != "veth" or peer["link"] != host["index"] or host["link"] != peer["index"]:
         return None
     return peer
 
 
-def describe(pair, host, peer, peer_ns):
-    """Diff view of one pair: what the kernel has (or will have)."""
+def gateway_routes(pair):
+    """The container's routes of a pair with a gateway: the gateway on link, default through it."""
+    if not pair["gateway"]:
+        return []
+    common = {"netns": pair["netns"], "dev": pair["peer_ifname"], "onlink": False, "metric": 0}
+    return [dict(common, dest=pair["gateway"] + "/32", gateway=None, scope="link"),
+            dict(common, dest="0.0.0.0/0", gateway=pair["gateway"], scope="universe")]
+
+
+def _routes_ok(pair, view):
+    for want in gateway_routes(pair):
+        have = view["routes"].get((want["dest"], want["metric"]))
+        if have is None or have["protocol"] != rt.PROTOCOL or not rt.same_path(want, have):
+            return False
+    return True
+
+
+def describe(pair, host, peer, view):
+    """Diff view of one pair: what the kernel has.  ``gateway`` is set when its neighbour entry
+    and its routes are in place."""
     if host is None:
         return None
-    view = {"host_ifname": host["name"], "netns": None, "peer_ifname": None,
-            "addresses": [], "mtu": host["mtu"], "gateway": None, "mac": host["mac"]}
+    result = {"host_ifname": host["name"], "netns": None, "peer_ifname": None,
+              "addresses": [], "mtu": host["mtu"], "gateway": None, "mac": host["mac"]}
     if host["alias"] and host["alias"].startswith(ALIAS_PREFIX):
-        view["netns"] = host["alias"][len(ALIAS_PREFIX):]
+        result["netns"] = host["alias"][len(ALIAS_PREFIX):]
     if peer is not None:
-        view["netns"] = pair["netns"]
-        view["peer_ifname"] = peer["name"]
-        view["addresses"] = sorted(peer_ns["addrs"].get(peer["index"], ()))
+        result["netns"] = pair["netns"]
+        result["peer_ifname"] = peer["name"]
+        result["addresses"] = sorted(view["addrs"].get(peer["index"], ()))
         if pair.get("gateway"):
-            lladdr, state = peer_ns["neigh"].get((peer["index"], pair["gateway"]), (None, 0))
-            if lladdr == host["mac"] and state & NUD_PERMANENT:
-                view["gateway"] = pair["gateway"]
-    return view
+            lladdr, state = view["neigh"].get((peer["index"], pair["gateway"]), (None, 0))
+            if lladdr == host["mac"] and state & NUD_PERMANENT and _routes_ok(pair, view):
+                result["gateway"] = pair["gateway"]
+    return result
 
 
 def desired_view(pair, mac=None):
@@ -159,92 +175,170 @@ def desired_view(pair, mac=None):
             "addresses": list(pair["addresses"]), "mtu": pair["mtu"], "gateway": pair["gateway"], "mac": mac}
 
 
-def fixes_for(pair, host, peer, peer_ns):
-    """Operations that bring an existing, correctly connected pair to ``pair``."""
-    ops = []
-    if host["alias"] != alias_for(pair["netns"]):
-        ops.append(("host_alias", alias_for(pair["netns"])))
+class HostPlan:
+    """What the host's links alone decide: errors, deletions, creations, host-end repairs."""
+
+    def __init__(self):
+        self.errors = []
+        self.delete = []  # host ifnames
+        self.create = []  # pairs
+        self.host_fixes = []  # (pair, {"ifalias"/"mtu"/"state": value})
+        self.visit = []  # pairs whose namespace is to be visited (existing host end, or created)
+        self.removed_views = []  # diff "before" of deleted pairs
+
+    @property
+    def changed(self):
+        return bool(self.delete or self.create or self.host_fixes)
+
+
+def host_fix(pair, host, adopt_alias=True):
+    """Changes of an existing host end, as one RTM_NEWLINK's arguments."""
+    change = {}
+    if adopt_alias and host["alias"] != alias_for(pair["netns"]):
+        change["ifalias"] = alias_for(pair["netns"])
     if pair["mtu"] and host["mtu"] != pair["mtu"]:
-        ops.append(("host_mtu", pair["mtu"]))
-    if pair["mtu"] and peer["mtu"] != pair["mtu"]:
-        ops.append(("peer_mtu", pair["mtu"]))
+        change["mtu"] = pair["mtu"]
     if not host["up"]:
-        ops.append(("host_up", None))
-    if not peer["up"]:
-        ops.append(("peer_up", None))
-    have = peer_ns["addrs"].get(peer["index"], set())
-    for cidr in sorted(set(pair["addresses"]) - have):
-        ops.append(("addr_add", cidr))
-    for cidr in sorted(have - set(pair["addresses"])):
-        ops.append(("addr_del", cidr))
-    if pair["gateway"]:
-        lladdr, state = peer_ns["neigh"].get((peer["index"], pair["gateway"]), (None, 0))
-        if lladdr != host["mac"] or not state & NUD_PERMANENT:
-            ops.append(("gateway_neigh", pair["gateway"]))
-    return ops
+        change["state"] = "up"
+    return change
 
 
-def plan(pairs, state, host_links, netns_views, purge=False, adopt=False):
-    """Pure.  ``host_links``: name -> link view; ``netns_views``: netns -> observe_netns() result
-    (None: namespace missing)."""
-    result = Plan()
+def plan_host(pairs, state, host_links, existing_netns, recorded=(), purge=False, adopt=False, check_mode=False):
+    """Pure.  ``host_links``: name -> link view of the host namespace; ``existing_netns``: names
+    under /run/netns; ``recorded``: host ifnames in the state file (creations not yet marked)."""
+    result = HostPlan()
     listed = set()
     for pair in pairs:
         name = pair["host_ifname"]
         listed.add(name)
         host = host_links.get(name)
-        peer_ns = netns_views.get(pair["netns"])
-        owned = host is not None and (host["alias"] or "").startswith(ALIAS_PREFIX)
-        peer = _peer_of(pair, host, peer_ns) if host is not None else None
-        before = describe(pair, host, peer, peer_ns)
+        mine = host is not None and owned(host, recorded)
         if state == "absent":
             if host is None:
                 continue
-            if not owned and not adopt:
+            if not mine and not adopt:
                 result.errors.append("interface %s exists and was not created by crossnet "
                                      "(set adopt=true to delete it anyway)" % name)
                 continue
             result.delete.append(name)
-            result.before.append(before)
+            result.removed_views.append(describe(pair, host, None, None))
             continue
         if host is not None and host["kind"] != "veth":
             result.errors.append("interface %s exists and is a %s, not a veth" % (name, host["kind"] or "device"))
             continue
-        if host is not None and not owned and not adopt:
+        if host is not None and not mine and not adopt:
             result.errors.append("interface %s exists and was not created by crossnet "
                                  "(set adopt=true to take it over)" % name)
             continue
-        if peer_ns is not None and pair["peer_ifname"] in peer_ns["links"] and peer is None:
-            result.errors.append("netns %s already has an interface %s that is not the peer of %s"
-                                 % (pair["netns"], pair["peer_ifname"], name))
+        if pair["netns"] not in existing_netns and not check_mode:
+            result.errors.append("network namespace %s (for interface %s) does not exist" % (pair["netns"], name))
             continue
-        result.before.append(before)
-        after = desired_view(pair, host["mac"] if peer is not None else None)
-        if after["mtu"] is None and before is not None:
-            after["mtu"] = before["mtu"]
-        result.after.append(after)
         if host is None:
             result.create.append(pair)
-        elif peer is None:
-            # wrong namespace or peer name: the pair is rebuilt
-            result.delete.append(name)
-            result.create.append(pair)
-            result.changed_pairs.append(name)
         else:
-            ops = fixes_for(pair, host, peer, peer_ns)
-            if ops:
-                result.fixes.append((pair, ops))
-                result.changed_pairs.append(name)
+            change = host_fix(pair, host)
+            if change:
+                result.host_fixes.append((pair, change))
+        result.visit.append(pair)
     if state == "present" and purge:
         for name, host in sorted(host_links.items()):
-            if name not in listed and host["kind"] == "veth" and (host["alias"] or "").startswith(ALIAS_PREFIX):
+            if name not in listed and host["kind"] == "veth" and owned(host, recorded):
                 result.delete.append(name)
-                result.before.append(describe({}, host, None, None))
+                result.removed_views.append(describe({}, host, None, None))
+    return result
+
+
+class NetnsPlan:
+    """What to do inside one container namespace, decided from its dumps."""
+
+    def __init__(self):
+        self.errors = []
+        self.rebuild = []  # pairs whose peer is missing or elsewhere: delete and create again
+        self.loopback_up = None  # index of a ``lo`` that is down
+        self.peer_links = []  # (index, {"mtu"/"state": value})
+        self.addr_add = []  # (index, cidr)
+        self.addr_del = []
+        self.neigh = []  # (index, gateway, mac)
+        self.routes = []  # route dicts (rt.normalize_routes shape) to replace
+        self.route_del = []  # route views to delete
+        self.changed_pairs = []
+        self.before = []
+        self.links = {}  # name -> index in the namespace
+
+    @property
+    def changed(self):
+        return bool(self.rebuild or self.loopback_up or self.peer_links or self.addr_add or self.addr_del
+                    or self.neigh or self.routes or self.route_del)
+
+
+def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
+    """Pure.  ``pairs``: the listed pairs of this namespace that it is to hold; ``view``: its
+    observe_netns(); ``created``: host ifnames made in this run (not a repair)."""
+    result = NetnsPlan()
+    result.links = {name: link["index"] for name, link in view["links"].items()}
+    lo = view["links"].get("lo")
+    if lo is not None and not lo["up"]:
+        result.loopback_up = lo["index"]
+    wanted_routes = set()
+    for pair in pairs:
+        name = pair["host_ifname"]
+        host = host_links.get(name)
+        peer = _peer_of(pair, host, view)
+        if name not in created:
+            result.before.append(describe(pair, host, peer, view))
+        if peer is None:
+            if pair["peer_ifname"] in view["links"]:
+                result.errors.append("netns %s already has an interface %s that is not the peer of %s"
+                                     % (pair["netns"], pair["peer_ifname"], name))
+            else:
+                result.rebuild.append(pair)
+            continue
+        ops = 0
+        change = {}
+        if pair["mtu"] and peer["mtu"] != pair["mtu"]:
+            change["mtu"] = pair["mtu"]
+        if not peer["up"]:
+            change["state"] = "up"
+        if change:
+            result.peer_links.append((peer["index"], change))
+        have = view["addrs"].get(peer["index"], set())
+        adds = [(peer["index"], cidr) for cidr in sorted(set(pair["addresses"]) - have)]
+        dels = [(peer["index"], cidr) for cidr in sorted(have - set(pair["addresses"]))]
+        result.addr_add.extend(adds)
+        result.addr_del.extend(dels)
+        ops += len(change) + len(adds) + len(dels)
+        # removing the device's last address flushes its neighbours and routes
+        emptied = bool(dels) and not pair["addresses"]
+        if pair["gateway"]:
+            lladdr, state = view["neigh"].get((peer["index"], pair["gateway"]), (None, 0))
+            if lladdr != host["mac"] or not state & NUD_PERMANENT or emptied:
+                result.neigh.append((peer["index"], pair["gateway"], host["mac"]))
+                ops += 1
+        for want in gateway_routes(pair):
+            key = (want["dest"], want["metric"])
+            wanted_routes.add(key)
+            have_route = view["routes"].get(key)
+            if have_route is not None and have_route["protocol"] != rt.PROTOCOL and not adopt:
+                result.errors.append("route %s in netns %s exists with protocol %s, not crossnet (%d); set "
+                                     "adopt=true to take it over" % (want["dest"], pair["netns"],
+                                                                     have_route["protocol"], rt.PROTOCOL))
+                continue
+            if have_route is None or have_route["protocol"] != rt.PROTOCOL or not rt.same_path(want, have_route) \
+                    or emptied:
+                result.routes.append(want)
+                ops += 1
+        if ops and name not in created:
+            result.changed_pairs.append(name)
+    if purge:
+        for key, have in sorted(view["routes"].items()):
+            if have["protocol"] == rt.PROTOCOL and key not in wanted_routes:
+                result.route_del.append(have)
     return result
 
 
 # -- applying --------------------------------------------------------------------------------
-def _create(sockets, pair):
+def _create(host_ipr, pair):
+    """One request: the pair, host end up, peer already in its namespace under its name."""
     fd = os.open(netlink.netns_path(pair["netns"]), os.O_RDONLY | os.O_CLOEXEC)
     try:
         peer = {"ifname": pair["peer_ifname"], "net_ns_fd": fd}
@@ -252,79 +346,184 @@ def _create(sockets, pair):
         if pair["mtu"]:
             peer["mtu"] = pair["mtu"]
             extra["mtu"] = pair["mtu"]
-        sockets[None].link("add", ifname=pair["host_ifname"], kind="veth", peer=peer, **extra)
+        try:
+            host_ipr.link("add", ifname=pair["host_ifname"], kind="veth", peer=peer, state="up", **extra)
+        except netlink.NetlinkError as exc:
+            if netlink.error_code(exc) == netlink.EEXIST:
+                raise CreateFailed("cannot create the pair %s: netns %s already has an interface %s (or the "
+                                   "host one exists)" % (pair["host_ifname"], pair["netns"], pair["peer_ifname"]))
+            raise
     finally:
         os.close(fd)
 
 
-def _apply_fixes(sockets, pair, ops, host, peer):
-    host_ipr, ns_ipr = sockets[None], sockets[pair["netns"]]
-    for op, value in ops:
-        if op == "host_alias":
-            host_ipr.link("set", index=host["index"], ifalias=value)
-        elif op == "host_mtu":
-            host_ipr.link("set", index=host["index"], mtu=value)
-        elif op == "peer_mtu":
-            ns_ipr.link("set", index=peer["index"], mtu=value)
-        elif op == "host_up":
-            host_ipr.link("set", index=host["index"], state="up")
-        elif op == "peer_up":
-            ns_ipr.link("set", index=peer["index"], state="up")
-        elif op == "addr_add":
-            address, prefixlen = value.split("/")
-            ns_ipr.addr("add", index=peer["index"], address=address, prefixlen=int(prefixlen))
-        elif op == "addr_del":
-            address, prefixlen = value.split("/")
-            ns_ipr.addr("del", index=peer["index"], address=address, prefixlen=int(prefixlen))
-        elif op == "gateway_neigh":
-            ns_ipr.neigh("replace", dst=value, lladdr=host["mac"], ifindex=peer["index"], state=NUD_PERMANENT)
+class CreateFailed(Exception):
+    pass
+
+
+def _delete(host_ipr, index):
+    try:
+        host_ipr.link("del", index=index)
+    except netlink.NetlinkError as exc:
+        # gone meanwhile: its namespace was removed and the kernel took the pair down
+        if netlink.error_code(exc) != netlink.ENODEV:
+            raise
+
+
+def apply_netns(ipr, plan):
+    """The changes of one namespace, in an order the kernel accepts: a route needs its device up,
+    and the gateway route before the default route through it."""
+    if plan.loopback_up:
+        ipr.link("set", index=plan.loopback_up, state="up")
+    for index, change in plan.peer_links:
+        ipr.link("set", index=index, **change)
+    for index, cidr in plan.addr_add:
+        address, prefixlen = cidr.split("/")
+        ipr.addr("add", index=index, address=address, prefixlen=int(prefixlen))
+    for index, cidr in plan.addr_del:
+        address, prefixlen = cidr.split("/")
+        ipr.addr("del", index=index, address=address, prefixlen=int(prefixlen))
+    for index, gateway, mac in plan.neigh:
+        ipr.neigh("replace", dst=gateway, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
+    for route in plan.routes:
+        ipr.route("replace", **rt.spec(route, plan.links))
+    for have in plan.route_del:
+        try:
+            rt.delete(ipr, have)
+        except netlink.NetlinkError as exc:
+            if netlink.error_code(exc) not in (netlink.ESRCH, netlink.ENODEV):
+                raise
 
 
 class VethReconciler:
-    def __init__(self, pairs, state="present", purge=False, adopt=False):
+    def __init__(self, pairs, state="present", purge=False, adopt=False, state_dir=statefile.DEFAULT_STATE_DIR):
         self.pairs = pairs
         self.state = state
         self.purge = purge
         self.adopt = adopt
+        self.state_dir = state_dir
+        self._recorded = set()
 
-    def _observe(self, sockets, namespaces):
-        host_links = observe_host(sockets)
-        views = {ns: observe_netns(sockets, ns) for ns in namespaces}
-        return host_links, views
+    # -- the record of creations not yet marked with their alias ------------------------------
+    def recorded(self):
+        return set(statefile.load(self.state_dir, STATE_FILE, {}).get("creating", []))
 
-    def run(self, sockets, check_mode):
-        namespaces = sorted({p["netns"] for p in self.pairs})
-        host_links, views = self._observe(sockets, namespaces)
-        result = plan(self.pairs, self.state, host_links, views, self.purge, self.adopt)
-        if self.state == "present" and not result.errors:
-            for pair in result.create:
-                if views.get(pair["netns"]) is None and not check_mode:
-                    result.errors.append("network namespace %s (for interface %s) does not exist"
-                                         % (pair["netns"], pair["host_ifname"]))
-        report = {"errors": result.errors, "changed": result.changed, "plan": result}
-        if result.errors or check_mode:
-            return report
-        host_ipr = sockets[None]
-        for name in result.delete:
-            try:
-                host_ipr.link("del", index=host_links[name]["index"])
-            except netlink.NetlinkError as exc:
-                if netlink.error_code(exc) != netlink.ENODEV:
-                    raise
-        for pair in result.create:
-            _create(sockets, pair)
-        if result.create:
-            # the new ends get their addresses, neighbour and alias from the same fix-up code
-            touched = sorted({p["netns"] for p in result.create})
-            host_links = observe_host(sockets)
-            views.update({ns: observe_netns(sockets, ns) for ns in touched})
-            again = plan(result.create, "present", host_links, views, adopt=True)
-            fixes = result.fixes + again.fixes
+    def _record(self, names):
+        if names == self._recorded:
+            return
+        if names:
+            statefile.save(self.state_dir, STATE_FILE, {"creating": sorted(names)})
         else:
-            fixes = result.fixes
-        for pair, ops in fixes:
+            statefile.remove(self.state_dir, STATE_FILE)
+        self._recorded = set(names)
+
+    def _create(self, host_ipr, pairs, host_links):
+        """Create ``pairs`` (recorded first), mark them; updates ``host_links``."""
+        if not pairs:
+            return
+        self._record(self._recorded | {p["host_ifname"] for p in pairs})
+        for pair in pairs:
+            _create(host_ipr, pair)
+        host_links.update(observe_links(host_ipr))
+        for pair in pairs:
             host = host_links[pair["host_ifname"]]
-            peer = views[pair["netns"]]["links"][pair["peer_ifname"]]
-            _apply_fixes(sockets, pair, ops, host, peer)
-        report["host_links"] = observe_host(sockets) if fixes or result.create else host_links
+            host_ipr.link("set", index=host["index"], ifalias=alias_for(pair["netns"]))
+            host["alias"] = alias_for(pair["netns"])
+        self._record(self._recorded - {p["host_ifname"] for p in pairs})
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self, sockets, check_mode):
+        host_ipr = sockets[None]
+        host_links = observe_links(host_ipr)
+        self._recorded = self.recorded()
+        existing = set(nsfs.list_netns())
+        hp = plan_host(self.pairs, self.state, host_links, existing, self._recorded, self.purge, self.adopt,
+                       check_mode)
+        report = {"errors": list(hp.errors), "changed": hp.changed, "created": [p["host_ifname"] for p in hp.create],
+                  "removed": list(hp.delete), "changed_pairs": [p["host_ifname"] for p, dummy in hp.host_fixes],
+                  "loopback_up": [], "host_links": host_links}
+        before = {}
+        if hp.errors:
+            return report
+        if not check_mode:
+            # a record whose link is gone or carries its alias by now is done with
+            self._record({n for n in self._recorded if n in host_links and not host_links[n]["alias"]})
+            for name in hp.delete:
+                _delete(host_ipr, host_links.pop(name)["index"])
+            self._record(self._recorded - set(hp.delete))
+            for pair, change in hp.host_fixes:
+                host = host_links[pair["host_ifname"]]
+                host_ipr.link("set", index=host["index"], **change)
+                host["alias"] = change.get("ifalias", host["alias"])
+            self._record({n for n in self._recorded if not host_links[n]["alias"]})
+            try:
+                self._create(host_ipr, hp.create, host_links)
+            except CreateFailed as exc:
+                report["errors"].append(str(exc))
+                return report
+        created = {p["host_ifname"] for p in hp.create}
+        by_netns = {}
+        for pair in hp.visit:
+            by_netns.setdefault(pair["netns"], []).append(pair)
+        for netns in sorted(by_netns):
+            pairs = [p for p in by_netns[netns] if p["host_ifname"] in host_links]  # (check mode: not created)
+            if netns not in existing:  # check mode only
+                for pair in pairs:
+                    before[pair["host_ifname"]] = describe(pair, host_links[pair["host_ifname"]], None, None)
+                    report["created"].append(pair["host_ifname"])
+                    report["changed_pairs"].append(pair["host_ifname"])
+                report["changed"] = report["changed"] or bool(pairs)
+                continue
+            try:
+                self._visit(sockets, netns, pairs, host_links, created, check_mode, report, before)
+            except CreateFailed as exc:
+                report["errors"].append(str(exc))
+            finally:
+                sockets.forget(netns)
+        report["before"] = [before.get(p["host_ifname"]) for p in self.pairs if before.get(p["host_ifname"])] \
+            + [v for v in hp.removed_views if v]
+        if self.state == "present":
+            report["after"] = [self._after(pair, host_links, before) for pair in hp.visit]
+        else:
+            report["after"] = []
         return report
+
+    def _visit(self, sockets, netns, pairs, host_links, created, check_mode, report, before):
+        ipr = sockets[netns]
+        np = plan_netns(pairs, host_links, observe_netns(ipr), self.purge, self.adopt, created)
+        for pair, view in zip([p for p in pairs if p["host_ifname"] not in created], np.before):
+            before[pair["host_ifname"]] = view
+        if np.errors:
+            report["errors"].extend(np.errors)
+            return
+        if np.rebuild:
+            names = [p["host_ifname"] for p in np.rebuild]
+            report["created"].extend(names)
+            report["changed_pairs"].extend(names)
+            report["changed"] = True
+            if check_mode:
+                return
+            for name in names:
+                _delete(sockets[None], host_links.pop(name)["index"])
+            self._create(sockets[None], np.rebuild, host_links)
+            created = set(created) | set(names)
+            np = plan_netns(pairs, host_links, observe_netns(ipr), self.purge, self.adopt, created)
+            if np.errors or np.rebuild:
+                report["errors"].extend(np.errors or ["the peer of %s did not show up in netns %s"
+                                                      % (np.rebuild[0]["host_ifname"], netns)])
+                return
+        report["changed_pairs"].extend(n for n in np.changed_pairs if n not in report["changed_pairs"])
+        if np.loopback_up:
+            report["loopback_up"].append(netns)
+        report["changed"] = report["changed"] or np.changed
+        if not check_mode:
+            apply_netns(ipr, np)
+
+    @staticmethod
+    def _after(pair, host_links, before):
+        host = host_links.get(pair["host_ifname"])
+        view = desired_view(pair, host["mac"] if host is not None else None)
+        old = before.get(pair["host_ifname"])
+        if view["mtu"] is None:
+            view["mtu"] = host["mtu"] if host is not None else (old or {}).get("mtu")
+        return view

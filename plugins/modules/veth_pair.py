@@ -13,12 +13,23 @@ version_added: "0.1.0"
 description:
   - Creates veth pairs whose host end stays in the host's network namespace and whose peer end
     lives in a named namespace (a container), with the peer's IPv4 addresses, the MTU of both
-    ends, both ends up, and a permanent neighbour entry for the container's gateway.
+    ends, both ends up, and, for a pair with a gateway, a permanent neighbour entry for the
+    gateway and the container's routes through it (as CNI's ptp plugin does).
+  - Brings the loopback interface C(lo) up in every namespace it configures.
   - The host end carries the link alias C(crossnet:<netns>); only links with that alias are
-    deleted by O(state=absent) or O(purge).
+    deleted by O(state=absent) or O(purge).  The kernel cannot set the alias in the request that
+    creates the link, so the module records the name of each host end in
+    C(<state_dir>/veth.json) before creating it and forgets it once the alias is set; a recorded
+    link without alias (left by a run that was killed in between) counts as the module's own.
   - A pair that exists with a wrong peer name or namespace is rebuilt; wrong addresses, MTU,
-    link state or gateway neighbour are repaired in place.
-  - All pairs are reconciled in one call, with one netlink socket per namespace.
+    link state, gateway neighbour or gateway routes are repaired in place.
+  - All pairs are reconciled in one call.  The host's links are read once; each namespace is
+    entered once, with one netlink socket and one dump each of its links, addresses, neighbours
+    and routes, and configured before the module goes on to the next.  A new pair is created
+    with its peer already in its namespace under its name, in one request.
+  - Host ends that disappear while the module runs (their namespace was removed, which takes
+    the pair down) are not an error, so removing namespaces before purging pairs is safe and
+    much faster at teardown: the kernel then removes the pairs in bulk.
 options:
   pairs:
     description: The veth pairs.
@@ -56,6 +67,11 @@ options:
             the MAC of the host end.  Proxy ARP alone is not enough, because the kernel answers ARP only
             for addresses it has a route to through another interface, and a host without a
             default route has none for C(169.254.1.1).
+          - It also installs, in table C(main) of the namespace and with route protocol C(157)
+            (C(crossnet)), the route C(<gateway>/32 dev <peer> scope link) and the default route
+            C(default via <gateway> dev <peer>).  A route to either destination with another
+            protocol makes the module fail unless O(adopt=true).
+          - At most one pair per namespace can have a gateway.
         type: str
   state:
     description: V(present) creates and repairs the pairs; V(absent) deletes them.
@@ -63,15 +79,26 @@ options:
     choices: [present, absent]
     default: present
   purge:
-    description: With O(state=present), delete host links carrying a C(crossnet:) alias that are not listed.
+    description:
+      - With O(state=present), delete host links carrying a C(crossnet:) alias that are not listed,
+        and, in the namespaces of the listed pairs, routes of protocol C(157) other than the
+        gateway routes of their pairs.
     type: bool
     default: false
   adopt:
     description:
-      - A listed host link that exists without the C(crossnet:) alias makes the module fail,
-        unless O(adopt=true), which takes the veth over (sets the alias).
+      - A listed host link that exists without the C(crossnet:) alias (and is not recorded as
+        being created by this module) makes the module fail, unless O(adopt=true), which takes
+        the veth over (sets the alias).  The same goes for a container route to the gateway or the
+        default route with a protocol other than C(157).
     type: bool
     default: false
+  state_dir:
+    description:
+      - Directory of the collection's state files (C(veth.json) exists only while creations are
+        not yet marked).
+    type: path
+    default: /var/lib/crossnet
 requirements:
   - pyroute2 (0.7 or later)
   - netaddr
@@ -147,6 +174,12 @@ changed_pairs:
   type: list
   elements: str
   sample: []
+loopback_up:
+  description: Namespaces whose C(lo) was down and was brought up.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -170,6 +203,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             purge=dict(type="bool", default=False),
             adopt=dict(type="bool", default=False),
+            state_dir=dict(type="path", default="/var/lib/crossnet"),
         ),
         supports_check_mode=True,
     )
@@ -179,7 +213,7 @@ def main():
     if errors:
         module.fail_json(msg="; ".join(errors))
 
-    reconciler = veth.VethReconciler(pairs, p["state"], p["purge"], p["adopt"])
+    reconciler = veth.VethReconciler(pairs, p["state"], p["purge"], p["adopt"], p["state_dir"])
     try:
         with netlink.Sockets() as sockets:
             report = reconciler.run(sockets, module.check_mode)
@@ -187,22 +221,17 @@ def main():
         module.fail_json(msg="veth pairs %s: %s" % (", ".join(x["host_ifname"] for x in pairs), exc))
     if report["errors"]:
         module.fail_json(msg="; ".join(report["errors"]))
-    plan = report["plan"]
-    links = report.get("host_links", {})
-    listed = []
-    for pair in pairs:
-        view = veth.desired_view(pair, (links.get(pair["host_ifname"]) or {}).get("mac"))
-        listed.append(view)
+    links = report["host_links"]
     result = dict(
-        changed=plan.changed,
-        pairs=listed,
-        created=[x["host_ifname"] for x in plan.create],
-        removed=[name for name in plan.delete if name not in plan.changed_pairs],
-        changed_pairs=plan.changed_pairs,
+        changed=report["changed"],
+        pairs=[veth.desired_view(pair, (links.get(pair["host_ifname"]) or {}).get("mac")) for pair in pairs],
+        created=report["created"],
+        removed=[name for name in report["removed"] if name not in report["changed_pairs"]],
+        changed_pairs=report["changed_pairs"],
+        loopback_up=report["loopback_up"],
     )
     if module._diff:
-        result["diff"] = dict(before={"pairs": [v for v in plan.before if v]},
-                              after={"pairs": [v for v in plan.after if v]})
+        result["diff"] = dict(before={"pairs": report["before"]}, after={"pairs": report["after"]})
     module.exit_json(**result)
 
 

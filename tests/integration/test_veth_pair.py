@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 PAIRS = [
     {"netns": "cnt1-a", "host_ifname": "cnt1va", "addresses": ["10.9.0.1"], "mtu": 1400, "gateway": "169.254.1.1"},
@@ -29,6 +30,23 @@ def neighbour(box, netns, dst="169.254.1.1"):
     return (data[0]["lladdr"], data[0]["state"]) if data else None
 
 
+def routes(box, netns):
+    data = json.loads(box.netns_run(netns, ["ip", "-j", "-4", "route", "show", "table", "main", "proto", "157"]).stdout)
+    return sorted((r["dst"], r.get("gateway"), r["dev"], r.get("scope", "global")) for r in data)
+
+
+GATEWAY_ROUTES = [("169.254.1.1", None, "eth0", "link"), ("default", "169.254.1.1", "eth0", "global")]
+
+
+def loopback_up(box, netns):
+    return "UP" in box.netns_run(netns, ["ip", "-o", "link", "show", "lo"]).stdout.split(">")[0]
+
+
+def state_file(box):
+    proc = box.run(["cat", "/var/lib/crossnet/veth.json"])
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
 def setup(box):
     assert not box.run_module("netns", {"names": ["cnt1-a", "cnt1-b"]})["failed"]
 
@@ -49,6 +67,8 @@ def test_create_idempotent_check_and_diff(sandbox):
     assert peer["mtu"] == 1400 and "UP" in peer["flags"]
     assert addresses(sandbox, "cnt1-a") == ["10.9.0.1/32"]
     assert neighbour(sandbox, "cnt1-a") == (host["address"], ["PERMANENT"])
+    assert routes(sandbox, "cnt1-a") == GATEWAY_ROUTES and routes(sandbox, "cnt1-b") == GATEWAY_ROUTES
+    assert state_file(sandbox) is None  # records only live until the alias is set
     assert done["diff"]["before"] == {"pairs": []}
     assert [p["host_ifname"] for p in done["diff"]["after"]["pairs"]] == ["cnt1va", host_b]
     again = sandbox.run_module("veth_pair", {"pairs": PAIRS}, diff=True)
@@ -65,11 +85,17 @@ def test_drift_is_repaired(sandbox):
     sandbox.netns_run("cnt1-a", ["ip", "neigh", "del", "169.254.1.1", "dev", "eth0"], check=True)
     sandbox.netns_run("cnt1-a", ["ip", "link", "set", "eth0", "mtu", "1300", "down"], check=True)
     sandbox.run(["ip", "link", "set", "cnt1va", "down"], check=True)
+    sandbox.netns_run("cnt1-b", ["ip", "route", "del", "default"], check=True)
+    sandbox.netns_run("cnt1-b", ["ip", "link", "set", "lo", "down"], check=True)
     predicted = sandbox.run_module("veth_pair", {"pairs": PAIRS}, check=True, diff=True)
-    assert predicted["changed"] and predicted["changed_pairs"] == ["cnt1va"]
+    host_b = predicted["pairs"][1]["host_ifname"]
+    assert predicted["changed"] and predicted["changed_pairs"] == ["cnt1va", host_b]
+    assert predicted["loopback_up"] == ["cnt1-b"] and not loopback_up(sandbox, "cnt1-b")
     assert addresses(sandbox, "cnt1-a") == ["10.9.9.9/32"]
     fixed = sandbox.run_module("veth_pair", {"pairs": PAIRS})
-    assert fixed["changed"] and fixed["changed_pairs"] == ["cnt1va"] and fixed["created"] == []
+    assert fixed["changed"] and fixed["changed_pairs"] == ["cnt1va", host_b] and fixed["created"] == []
+    assert fixed["loopback_up"] == ["cnt1-b"] and loopback_up(sandbox, "cnt1-b")
+    assert routes(sandbox, "cnt1-a") == GATEWAY_ROUTES and routes(sandbox, "cnt1-b") == GATEWAY_ROUTES
     assert addresses(sandbox, "cnt1-a") == ["10.9.0.1/32"]
     assert neighbour(sandbox, "cnt1-a")[1] == ["PERMANENT"]
     peer = link(sandbox, "eth0", "cnt1-a")
@@ -79,8 +105,63 @@ def test_drift_is_repaired(sandbox):
     sandbox.netns_run("cnt1-a", ["ip", "link", "set", "eth0", "netns", "cnt1-c"], check=True)
     rebuilt = sandbox.run_module("veth_pair", {"pairs": PAIRS})
     assert rebuilt["changed"] and rebuilt["created"] == ["cnt1va"]
-    assert addresses(sandbox, "cnt1-a") == ["10.9.0.1/32"]
+    assert addresses(sandbox, "cnt1-a") == ["10.9.0.1/32"] and routes(sandbox, "cnt1-a") == GATEWAY_ROUTES
     assert sandbox.run_module("veth_pair", {"pairs": PAIRS})["changed"] is False
+
+
+def test_container_routes_purge_and_foreign(sandbox):
+    setup(sandbox)
+    sandbox.run_module("veth_pair", {"pairs": PAIRS})
+    sandbox.netns_run("cnt1-a", ["ip", "route", "add", "10.7.0.0/16", "via", "169.254.1.1", "proto", "157"], check=True)
+    sandbox.netns_run("cnt1-a", ["ip", "route", "add", "10.8.0.0/16", "via", "169.254.1.1"], check=True)
+    kept = sandbox.run_module("veth_pair", {"pairs": PAIRS})
+    assert kept["changed"] is False and ("10.7.0.0/16", "169.254.1.1", "eth0", "global") in routes(sandbox, "cnt1-a")
+    purged = sandbox.run_module("veth_pair", {"pairs": PAIRS, "purge": True})
+    assert purged["changed"] and purged["removed"] == [] and routes(sandbox, "cnt1-a") == GATEWAY_ROUTES
+    assert "10.8.0.0/16" in sandbox.netns_run("cnt1-a", ["ip", "route"]).stdout  # not ours: stays
+    # a default route of another protocol is not replaced unless adopted
+    sandbox.netns_run("cnt1-b", ["ip", "route", "replace", "default", "via", "169.254.1.1", "proto", "boot"], check=True)
+    refused = sandbox.run_module("veth_pair", {"pairs": PAIRS})
+    assert refused["failed"] and "0.0.0.0/0 in netns cnt1-b" in refused["msg"] and "adopt" in refused["msg"]
+    adopted = sandbox.run_module("veth_pair", {"pairs": PAIRS, "adopt": True})
+    assert adopted["changed"] and routes(sandbox, "cnt1-b") == GATEWAY_ROUTES
+
+
+def test_recorded_unaliased_link_is_ours(sandbox):
+    """A run killed between creating a pair and setting its alias left the link recorded."""
+    setup(sandbox)
+    sandbox.run(["ip", "link", "add", "cnt1va", "type", "veth", "peer", "name", "eth0", "netns", "cnt1-a"], check=True)
+    sandbox.run(["mkdir", "-p", "-m", "0700", "/var/lib/crossnet"], check=True)
+    record = json.dumps({"creating": ["cnt1va", "cnt1gone"]})
+    sandbox.run(["sh", "-c", 'umask 077; printf "%s" "$1" > /var/lib/crossnet/veth.json', "-", record], check=True)
+    predicted = sandbox.run_module("veth_pair", {"pairs": PAIRS[:1]}, check=True)
+    assert predicted["changed"] and not predicted["failed"], predicted.get("msg")
+    repaired = sandbox.run_module("veth_pair", {"pairs": PAIRS[:1]})
+    assert repaired["changed"] and not repaired["failed"], repaired.get("msg")
+    assert repaired["changed_pairs"] == ["cnt1va"] and repaired["created"] == []
+    assert link(sandbox, "cnt1va")["ifalias"] == "crossnet:cnt1-a"
+    assert addresses(sandbox, "cnt1-a") == ["10.9.0.1/32"] and routes(sandbox, "cnt1-a") == GATEWAY_ROUTES
+    assert state_file(sandbox) is None  # aliased, and the record of a link that is gone forgotten
+    assert sandbox.run_module("veth_pair", {"pairs": PAIRS[:1]})["changed"] is False
+
+
+def test_namespaces_removed_first_then_purge(sandbox):
+    """The role's teardown order: the kernel drops the pairs with their namespaces, meanwhile
+    the purge must not trip over host ends that vanish."""
+    names = ["cnt1-t%d" % i for i in range(20)]
+    assert not sandbox.run_module("netns", {"names": names})["failed"]
+    pairs = [{"netns": n, "addresses": ["10.9.1.%d" % (i + 1)], "gateway": "169.254.1.1"} for i, n in enumerate(names)]
+    assert not sandbox.run_module("veth_pair", {"pairs": pairs})["failed"]
+    sandbox.run(["ip", "link", "add", "cnt1fx", "type", "veth", "peer", "name", "cnt1fy"], check=True)
+    assert sandbox.run_module("netns", {"names": [], "purge": True})["removed"] == sorted(names)
+    purged = sandbox.run_module("veth_pair", {"pairs": [], "purge": True})
+    assert not purged["failed"], purged.get("msg")
+    for dummy in range(50):
+        if "cnr" not in sandbox.run(["ip", "-o", "link", "show"]).stdout:
+            break
+        time.sleep(0.1)
+    assert "cnr" not in sandbox.run(["ip", "-o", "link", "show"]).stdout
+    assert link(sandbox, "cnt1fx") is not None
 
 
 def test_foreign_purge_and_absent(sandbox):
