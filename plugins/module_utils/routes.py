@@ -80,6 +80,18 @@ def route_view(msg, names):
     }
 
 
+def read_main(ipr, names, netns=None):
+    """Routes of table main by (dest, metric), from one dump; ``names``: link index -> name."""
+    routes = {}
+    for msg in netlink.dump(ipr.get_routes, family=AF_INET, table=TABLE_MAIN):
+        if msg["type"] != RTN_UNICAST or (msg.get_attr("RTA_TABLE") or msg["table"]) != TABLE_MAIN:
+            continue
+        view = route_view(msg, names)
+        view["netns"] = netns
+        routes[(view["dest"], view["metric"])] = view
+    return routes
+
+
 def observe(sockets, netns):
     """(routes by (dest, metric), link name -> index) of table main, or None if netns is missing."""
     try:
@@ -88,14 +100,7 @@ def observe(sockets, netns):
         return None
     indexes = {link.get_attr("IFLA_IFNAME"): link["index"] for link in netlink.dump(ipr.get_links)}
     names = {index: name for name, index in indexes.items()}
-    routes = {}
-    for msg in netlink.dump(ipr.get_routes, family=AF_INET, table=TABLE_MAIN):
-        if msg["type"] != RTN_UNICAST or (msg.get_attr("RTA_TABLE") or msg["table"]) != TABLE_MAIN:
-            continue
-        view = route_view(msg, names)
-        view["netns"] = netns
-        routes[(view["dest"], view["metric"])] = view
-    return {"routes": routes, "links": indexes}
+    return {"routes": read_main(ipr, names, netns), "links": indexes}
 
 
 # -- planning (pure) -------------------------------------------------------------------------
@@ -172,7 +177,7 @@ def plan(routes, state, views, purge=False, adopt=False, check_mode=False):
 
 
 # -- applying --------------------------------------------------------------------------------
-def _spec(route, links):
+def spec(route, links):
     address, prefixlen = route["dest"].split("/")
     spec = {"dst": address, "dst_len": int(prefixlen), "table": TABLE_MAIN, "proto": PROTOCOL,
             "scope": SCOPES[route["scope"]], "priority": route["metric"], "type": RTN_UNICAST}
@@ -185,13 +190,17 @@ def _spec(route, links):
     return spec
 
 
+def delete(ipr, have):
+    """Delete the route ``have`` (a route_view)."""
+    address, prefixlen = have["dest"].split("/")
+    ipr.route("del", dst=address, dst_len=int(prefixlen), table=TABLE_MAIN, priority=have["metric"],
+              proto=have["protocol"], scope=SCOPES.get(have["scope"], have["scope"]))
+
+
 def apply(sockets, result, views):
     for have in result.delete:
-        address, prefixlen = have["dest"].split("/")
         try:
-            sockets[have["netns"]].route("del", dst=address, dst_len=int(prefixlen), table=TABLE_MAIN,
-                                         priority=have["metric"], proto=have["protocol"],
-                                         scope=SCOPES.get(have["scope"], have["scope"]))
+            delete(sockets[have["netns"]], have)
         except netlink.NamespaceMissing:
             pass  # removed since we looked: its routes went with it
         except netlink.NetlinkError as exc:
@@ -200,7 +209,7 @@ def apply(sockets, result, views):
             if netlink.error_code(exc) not in (netlink.ESRCH, netlink.ENODEV):
                 raise
     for route in result.replace + result.add:
-        sockets[route["netns"]].route("replace", **_spec(route, views[route["netns"]]["links"]))
+        sockets[route["netns"]].route("replace", **spec(route, views[route["netns"]]["links"]))
 
 
 def protocol_name_file(directory=RT_PROTOS_DIR):
@@ -213,6 +222,21 @@ def protocol_name_file(directory=RT_PROTOS_DIR):
             return path, handle.read() != RT_PROTOS_LINE
     except FileNotFoundError:
         return path, True
+
+
+def ours_left_in_host(result, views):
+    """Whether routes of protocol 157 remain in the host namespace once ``result`` is applied."""
+    view = views.get(HOST_NS) or {"routes": {}}
+    left = {key for key, have in view["routes"].items() if have["protocol"] == PROTOCOL}
+    left -= {(have["dest"], have["metric"]) for have in result.delete if have["netns"] is HOST_NS}
+    left |= {(r["dest"], r["metric"]) for r in result.add + result.replace if r["netns"] is HOST_NS}
+    return bool(left)
+
+
+def stale_protocol_name_file(directory=RT_PROTOS_DIR):
+    """The path of our protocol name file if it exists, else None."""
+    path = os.path.join(directory, RT_PROTOS_FILE)
+    return path if os.path.exists(path) else None
 
 
 def write_protocol_name(path):

@@ -12,12 +12,16 @@ short_description: Manage IPv4 routes to containers and peer hosts, on the host 
 version_added: "0.1.0"
 description:
   - Installs IPv4 routes in table C(main) of the host's network namespace or of a named
-    namespace, such as the C(/32) route to each container through its host-side veth, routes to other
-    hosts' container networks, and the container-side routes (the gateway C(169.254.1.1) on
-    link, the default route through it).
+    namespace, such as the C(/32) route to each container through its host-side veth and routes to other
+    hosts' container networks.
+  - The container-side routes (the gateway on link, the default route through it) are
+    installed by M(crossnet.routed.veth_pair) from the pair's C(gateway), in the same visit of
+    the namespace as its addresses; O(routes[].netns) remains for other routes in a namespace.
   - Every route the module installs carries route protocol C(157), named C(crossnet) in
     C(/etc/iproute2/rt_protos.d/crossnet.conf) when that directory exists, so
-    C(ip route show proto crossnet) lists them.  Only routes with protocol C(157) are ever
+    C(ip route show proto crossnet) lists them.  With O(purge=true) or O(state=absent), the
+    module deletes that file once no route of protocol C(157) is left in the host's namespace
+    (the diff shows it as C(protocol_name_file)).  Only routes with protocol C(157) are ever
     replaced, deleted or purged; a route to a listed destination with any other protocol
     (C(kernel), C(boot), C(static), or a routing daemon's) is foreign.
   - A route is identified by namespace, destination and metric.  A listed route of ours whose
@@ -110,17 +114,12 @@ EXAMPLES = r"""
         dev: eth0
     purge: true
 
-# The gateway 169.254.1.1 is on link through eth0; the veth_pair module pins its MAC with a
-# permanent neighbour entry, so it resolves even where proxy ARP would not answer.
-- name: Container-side routes
+# veth_pair installs a container's gateway and default routes; other routes in a namespace:
+- name: A route inside a container's namespace
   crossnet.routed.host_route:
     routes:
       - netns: web1
-        dest: 169.254.1.1/32
-        dev: eth0
-        scope: link
-      - netns: web1
-        dest: default
+        dest: 10.96.0.0/12
         gateway: 169.254.1.1
         dev: eth0
 """
@@ -152,6 +151,8 @@ replaced:
   elements: dict
   sample: []
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -198,14 +199,22 @@ def main():
             if plan.errors:
                 module.fail_json(msg="; ".join(plan.errors))
             names_file, names_stale = rt.protocol_name_file() if p["state"] == "present" else (None, False)
+            if p["state"] == "present" and not routes:
+                names_stale = False  # nothing of ours to name
+            drop_names = None
+            if (p["purge"] or p["state"] == "absent") and not rt.ours_left_in_host(plan, views):
+                # the last of our routes in the host namespace is gone: so is the name for them
+                drop_names, names_stale = rt.stale_protocol_name_file(), False
             if not module.check_mode:
                 rt.apply(sockets, plan, views)
                 if names_stale:
                     rt.write_protocol_name(names_file)
+                if drop_names:
+                    os.unlink(drop_names)
     except (OSError, netlink.NetlinkError) as exc:
         module.fail_json(msg="routes %s: %s" % (", ".join(r["dest"] for r in routes), exc))
     result = dict(
-        changed=plan.changed or names_stale,
+        changed=plan.changed or names_stale or bool(drop_names),
         routes=[rt.public(r) for r in routes],
         added=[rt.public(r) for r in plan.add],
         removed=[rt.public(r) for r in plan.delete],
@@ -213,6 +222,9 @@ def main():
     )
     if module._diff:
         result["diff"] = dict(before={"routes": plan.before}, after={"routes": plan.after})
+        if names_stale or drop_names:
+            result["diff"]["before"]["protocol_name_file"] = drop_names
+            result["diff"]["after"]["protocol_name_file"] = names_file if names_stale else None
     module.exit_json(**result)
 
 

@@ -70,7 +70,9 @@ def test_create_idempotent_check_and_diff(sandbox):
     assert sorted(have) == ["10.9.0.1", "10.9.0.2"] and have["10.9.0.1"]["dev"] == hosts[0]
     assert have["10.9.0.1"]["scope"] == "link"
     assert sandbox.run(["cat", "/etc/iproute2/rt_protos.d/crossnet.conf"]).stdout.split() == ["157", "crossnet"]
-    assert done["diff"]["before"] == {"routes": []} and len(done["diff"]["after"]["routes"]) == 2
+    assert done["diff"]["before"] == {"routes": [], "protocol_name_file": None}
+    assert len(done["diff"]["after"]["routes"]) == 2
+    assert done["diff"]["after"]["protocol_name_file"] == "/etc/iproute2/rt_protos.d/crossnet.conf"
     again = sandbox.run_module("host_route", args, diff=True)
     assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"]
     assert sandbox.run_module("host_route", args, check=True)["changed"] is False
@@ -112,10 +114,11 @@ def test_errors_name_the_object(sandbox):
 
 
 def test_two_containers_ping_through_the_host(sandbox):
+    """The role's split: veth_pair gives the containers their gateway routes, host_route the host's."""
     hosts = containers(sandbox)
-    plan = host_routes(hosts) + container_routes("cnt1-a") + container_routes("cnt1-b")
+    plan = host_routes(hosts)
     done = sandbox.run_module("host_route", {"routes": plan, "purge": True})
-    assert done["changed"] and len(done["added"]) == 6, done.get("msg")
+    assert done["changed"] and len(done["added"]) == 2, done.get("msg")
     assert not sandbox.run_module("proxy_arp", {"interfaces": hosts})["failed"]
     assert sandbox.run_module("host_route", {"routes": plan, "purge": True})["changed"] is False
     inside = routes(sandbox, "cnt1-a", "proto", "157")
@@ -126,7 +129,7 @@ def test_two_containers_ping_through_the_host(sandbox):
 
     # a container going away takes its routes with it; purge must not trip over that
     assert not sandbox.run_module("netns", {"names": ["cnt1-a"], "purge": True})["failed"]
-    remaining = host_routes(hosts)[:1] + container_routes("cnt1-a")
+    remaining = host_routes(hosts)[:1]
     for dummy in range(50):
         result = sandbox.run_module("host_route", {"routes": remaining, "purge": True})
         assert not result["failed"], result.get("msg")
@@ -134,3 +137,34 @@ def test_two_containers_ping_through_the_host(sandbox):
             break
         time.sleep(0.1)
     assert sorted(routes(sandbox)) == ["10.9.0.1"]
+
+
+def test_routes_in_a_namespace_still_work(sandbox):
+    containers(sandbox, ("cnt1-a",))
+    extra = [{"netns": "cnt1-a", "dest": "10.96.0.0/12", "gateway": "169.254.1.1", "dev": "eth0"}]
+    done = sandbox.run_module("host_route", {"routes": extra})
+    assert done["changed"] and routes(sandbox, "cnt1-a", "proto", "157")["10.96.0.0/12"]["gateway"] == "169.254.1.1"
+    assert sandbox.run_module("host_route", {"routes": extra})["changed"] is False
+    gone = sandbox.run_module("host_route", {"routes": extra, "state": "absent"})
+    assert gone["changed"] and "10.96.0.0/12" not in routes(sandbox, "cnt1-a")
+
+
+def test_purge_of_the_last_route_removes_the_protocol_name(sandbox):
+    names = "/etc/iproute2/rt_protos.d/crossnet.conf"
+    hosts = containers(sandbox)
+    assert sandbox.run_module("host_route", {"routes": host_routes(hosts)})["changed"]
+    assert sandbox.run(["test", "-e", names]).returncode == 0
+    some_left = sandbox.run_module("host_route", {"routes": host_routes(hosts)[:1], "purge": True}, diff=True)
+    assert some_left["changed"] and "protocol_name_file" not in some_left["diff"]["after"]
+    assert sandbox.run(["test", "-e", names]).returncode == 0
+    predicted = sandbox.run_module("host_route", {"routes": [], "purge": True}, check=True, diff=True)
+    assert predicted["changed"] and predicted["diff"]["before"]["protocol_name_file"] == names
+    assert predicted["diff"]["after"]["protocol_name_file"] is None
+    assert sandbox.run(["test", "-e", names]).returncode == 0
+    purged = sandbox.run_module("host_route", {"routes": [], "purge": True}, diff=True)
+    assert purged["changed"] and len(purged["removed"]) == 1
+    assert purged["diff"]["before"]["protocol_name_file"] == names
+    assert sandbox.run(["test", "-e", names]).returncode == 1
+    assert sandbox.run_module("host_route", {"routes": [], "purge": True})["changed"] is False
+    # routes of ours in a container namespace do not keep the name alive in the host's
+    assert routes(sandbox, "cnt1-a", "proto", "157")
