@@ -59,14 +59,6 @@ _RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\
                     r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 PLAYBOOK_TIMEOUT = 300
-KNOWN_LEFTOVERS = (
-    "teardown leaves two things behind: /etc/iproute2/rt_protos.d/crossnet.conf "
-    "(plugins/module_utils/routes.py write_protocol_name; nothing removes it: host_route should "
-    "delete it when no route with protocol 157 is left, e.g. routes=[] purge=true) and the "
-    "iptables-nft nat and filter tables that the first iptables-restore created "
-    "(plugins/module_utils/iptables.py restore_absent: record in the state dir that the table "
-    "was absent before the first change and delete it again when only built-in chains with "
-    "policy ACCEPT remain, nft backend only)")
 
 
 class Run:
@@ -150,21 +142,18 @@ class ReliabilityLab:
         self.dirty = taken != self.pristine
         return taken
 
-    def changes_since(self, before, ignore_known_leftovers=False):
+    def changes_since(self, before):
         """{host: unified diff} for every host whose snapshot differs from ``before``."""
         after = self.snapshots()
         changes = {}
         for host in self.hosts:
-            old, new = before[host], after[host]
-            if ignore_known_leftovers:
-                old, new = snapshot_mod.without_known_leftovers(old), snapshot_mod.without_known_leftovers(new)
-            diff = snapshot_mod.compare(old, new)
+            diff = snapshot_mod.compare(before[host], after[host])
             if diff:
                 changes[host] = diff
         return changes
 
-    def assert_unchanged_since(self, before, what="the run", ignore_known_leftovers=False):
-        changes = self.changes_since(before, ignore_known_leftovers)
+    def assert_unchanged_since(self, before, what="the run"):
+        changes = self.changes_since(before)
         assert not changes, "%s changed hosts:\n%s" % (
             what, "\n".join("=== %s\n%s" % item for item in changes.items()))
 

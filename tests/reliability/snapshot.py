@@ -161,35 +161,6 @@ def normalized(snap):
     return out
 
 
-# Left behind by a teardown today (see KNOWN_LEFTOVERS in harness.py): files, and iptables-nft
-# tables that hold nothing but their built-in chains with policy ACCEPT.
-LEFTOVER_FILES = ("/etc/iproute2/rt_protos.d/crossnet.conf ",)
-_BUILTIN_ACCEPT = re.compile(r"^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT$")
-
-
-def _without_empty_tables(lines):
-    out, table = [], []
-    for line in lines:
-        if line.startswith("*"):
-            table = [line]
-        elif table:
-            table.append(line)
-            if line == "COMMIT":
-                if not all(_BUILTIN_ACCEPT.match(x) for x in table[1:-1]):
-                    out.extend(table)
-                table = []
-        else:
-            out.append(line)
-    return out + table
-
-
-def without_known_leftovers(snap):
-    out = dict(snap)
-    out["files"] = [line for line in snap.get("files", []) if not line.startswith(LEFTOVER_FILES)]
-    out["iptables-nft"] = _without_empty_tables(snap.get("iptables-nft", []))
-    return out
-
-
 def compare(before, after):
     """A unified diff of every section that differs ('' when the snapshots are equal)."""
     out = []

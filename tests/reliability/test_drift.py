@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import KNOWN_LEFTOVERS, names, wait_for
+from harness import names, wait_for
 
 LAB_NAME = "xrdrift"
 TOPOLOGY = "two_hosts.yml"
@@ -61,17 +61,6 @@ def test_one_rerun_repairs_drift(converged_lab, case):
 
 @pytest.mark.teardown
 def test_teardown_after_drift_restores_pristine(converged_lab):
-    """Everything but the known leftovers (next case) is exactly as before the first run."""
     run = converged_lab.teardown()
     assert run.rc == 0, run.describe()
-    converged_lab.assert_unchanged_since(converged_lab.pristine, "converge, drift, repair and teardown",
-                                         ignore_known_leftovers=True)
-
-
-@pytest.mark.teardown
-@pytest.mark.xfail(strict=True, reason=KNOWN_LEFTOVERS)
-def test_teardown_leaves_no_state_file_protocol_name_or_tables(lab):
-    lab.converge()
-    run = lab.teardown()
-    assert run.rc == 0, run.describe()
-    lab.assert_unchanged_since(lab.pristine, "converge and teardown")
+    converged_lab.assert_unchanged_since(converged_lab.pristine, "converge, drift, repair and teardown")

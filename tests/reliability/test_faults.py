@@ -98,12 +98,6 @@ def test_unreachable_host_does_not_block_the_others(fresh_lab, reference):
     assert_traffic(lab)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plugins/plugin_utils/plan.py _read_host: a host that is unreachable has no facts, so without "
-    "crossnet_node_address the planner fails the whole inventory ('facts show no IPv4 address on "
-    "uplink') and no host converges; proposed: fall back to ansible_host when it is an IPv4 "
-    "address (add it to HOST_VARIABLES in plugins/filter/network_plan.py), else plan the other "
-    "hosts without touching routes toward the unknown one"))
 def test_unreachable_host_with_facts_derived_node_address(fresh_lab, reference):
     """As above, but the down host's node address comes from its facts (which are missing)."""
     lab = fresh_lab
@@ -117,12 +111,6 @@ def test_unreachable_host_with_facts_derived_node_address(fresh_lab, reference):
     assert lab.normalized()["host1"] == reference["host1"], "host1 did not converge while host2 was down"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plugins/module_utils/veth.py: veth_pair killed between creating a pair and setting its alias "
-    "leaves an unmarked cnr* link; the next run calls it foreign ('exists and was not created by "
-    "crossnet') and never repairs; proposed: record each host_ifname in the state dir (e.g. "
-    "/var/lib/crossnet/veth.json) before creating it, as netns does, and treat a recorded "
-    "unaliased link as ours"))
 def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
     lab = fresh_lab
     lab.run("host1", ["rm", "-f", "/tmp/xr-killed"], check=True)
@@ -186,9 +174,6 @@ def test_a_waiting_run_goes_on_after_the_first(fresh_lab, reference):
     assert_converged(lab, reference)
 
 
-@pytest.mark.xfail(strict=True, reason="plugins/module_utils/runlock.py: a lease left by a killed "
-                   "controller blocks every run for ttl (1800 s); proposed: record the controller's "
-                   "host+pid in the lease and let the role break a lease whose run is gone")
 def test_lease_of_a_killed_controller_does_not_block(fresh_lab, reference):
     lab = fresh_lab
     slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
@@ -210,4 +195,4 @@ def test_teardown_after_faults_restores_pristine(lab):
     lab.playbook()  # whatever the cases left, converged first
     run = lab.teardown()
     assert run.rc == 0, run.describe()
-    lab.assert_unchanged_since(lab.pristine, "the faults, a converge and teardown", ignore_known_leftovers=True)
+    lab.assert_unchanged_since(lab.pristine, "the faults, a converge and teardown")

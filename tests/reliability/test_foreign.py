@@ -15,9 +15,6 @@ LAB_NAME = "xrforeign"
 TOPOLOGY = "two_hosts.yml"
 
 VETH1 = names.host_ifname("c1", "eth0")
-ADOPT_MISSING = ("roles/container_network: no opt-in to take over foreign objects; the modules "
-                 "have adopt but the role never passes it (proposed: crossnet_adopt, default false)")
-
 FOREIGN = {
     # what the user made on host1                   how the failure names it    what must stay
     "route": ([["ip", "route", "add", "10.40.2.1/32", "via", "192.168.9.4", "dev", "eth0"]],
@@ -54,7 +51,6 @@ def test_foreign_object_is_not_overwritten(fresh_lab, kind):
     assert lab.run("host1", show, check=True).stdout == before, "the foreign %s was changed" % kind
 
 
-@pytest.mark.xfail(strict=True, reason=ADOPT_MISSING)
 def test_opt_in_takes_a_foreign_route_over(fresh_lab):
     lab = fresh_lab
     _with_foreign(lab, "route")
@@ -82,8 +78,7 @@ def test_teardown_keeps_foreign_objects(fresh_lab):
         lab.converge()
         run = lab.teardown()
         assert run.rc == 0, run.describe()
-        lab.assert_unchanged_since(with_user_objects, "converge and teardown with user objects present",
-                                   ignore_known_leftovers=True)
+        lab.assert_unchanged_since(with_user_objects, "converge and teardown with user objects present")
     finally:
         for argv in (["ip", "netns", "del", "xr-user-ns"], ["ip", "link", "del", "xr-user0"],
                      ["ip", "route", "del", "10.99.0.0/24"],
