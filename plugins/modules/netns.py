@@ -13,7 +13,7 @@ version_added: "0.1.0"
 description:
   - Creates and removes named network namespaces (the ones C(ip netns list) shows, mounted under
     C(/run/netns)).  A namespace it creates has its loopback interface up.
-  - The module forks no process and enters no existing namespace: it reads C(/run/netns) and its
+  - The module forks no process and enters no existing namespace.  It reads C(/run/netns) and its
     state file, creates namespaces in a thread of its own (as C(ip netns add) does, making
     C(/run/netns) a shared mount first) and unmounts the ones it removes.  Whether C(lo) is still up
     in an existing namespace is checked (and repaired) by M(crossnet.routed.veth_pair), which

@@ -29,7 +29,7 @@ description:
     with its peer already in its namespace under its name, in one request.
   - Host ends that disappear while the module runs (their namespace was removed, which takes
     the pair down) are not an error, so removing namespaces before purging pairs is safe and
-    much faster at teardown: the kernel then removes the pairs in bulk.
+    much faster at teardown (the kernel then removes the pairs in bulk).
 options:
   pairs:
     description: The veth pairs.
