@@ -444,11 +444,7 @@ def _host_plan(host, hosts, gateway, masquerade, container_network):
         }
         if container.mtu is not None:
             pair["mtu"] = container.mtu
-        veth_pairs.append(pair)
-        routes.append({"netns": container.name, "dest": "%s/32" % gateway,
-                       "dev": container.ifname, "scope": "link"})
-        routes.append({"netns": container.name, "dest": "0.0.0.0/0",
-                       "gateway": str(gateway), "dev": container.ifname})
+        veth_pairs.append(pair)  # veth_pair also installs the container's routes via the gateway
         proxy_arp.append(container.host_ifname)
     for container in host.containers:
         for address in container.addresses:
