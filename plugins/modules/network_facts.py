@@ -1,0 +1,85 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: network_facts
+short_description: The few network facts the crossnet planner needs, cheaply
+description:
+  - Sets C(ansible_facts.interfaces), C(ansible_facts.default_ipv4) and the entry of one
+    interface (O(uplink), or the interface of the default IPv4 route) in the same shape as
+    M(ansible.builtin.setup) does, from three netlink requests.
+  - M(ansible.builtin.setup) describes every interface; on a host with a thousand containers
+    that is two thousand veths and seconds of work on every run.  The O(uplink) entry is all the
+    C(container_network) role reads, besides the interface names and the default route.
+  - Only the uplink's entry is returned.  A play that needs the facts of other interfaces
+    gathers them with M(ansible.builtin.setup), and the role then skips this module.
+version_added: "0.1.0"
+author:
+  - crossnet.routed contributors (@crossnet)
+options:
+  uplink:
+    description:
+      - The interface to describe.  Default is the interface of the default IPv4 route; a host
+        without one gets no interface entry.
+    type: str
+extends_documentation_fragment:
+  - crossnet.routed.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: linux
+requirements:
+  - pyroute2
+  - netaddr
+"""
+
+EXAMPLES = r"""
+- name: Describe eth0, the interface names and the default route
+  crossnet.routed.network_facts:
+    uplink: eth0
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: C(interfaces), C(default_ipv4) and the uplink's entry, as setup names them.
+  returned: always
+  type: dict
+  sample:
+    interfaces: [eth0, lo]
+    default_ipv4: {}
+    eth0:
+      device: eth0
+      mtu: 1500
+      active: true
+      macaddress: "0a:58:c0:a8:09:03"
+      ipv4: {address: 192.168.9.3, netmask: 255.255.255.0, network: 192.168.9.0, prefix: "24"}
+      ipv4_secondaries: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(uplink=dict(type="str")), supports_check_mode=True)
+    requirements.require(module, "pyroute2", "netaddr")
+    from ansible_collections.crossnet.routed.plugins.module_utils import hostfacts
+
+    with netlink.Sockets() as sockets:
+        facts = hostfacts.gather(sockets[None], module.params["uplink"])
+    module.exit_json(changed=False, ansible_facts=facts)
+
+
+if __name__ == "__main__":
+    main()
