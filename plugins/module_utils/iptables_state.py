@@ -126,11 +126,19 @@ class NftTables:
                                          % (self.nft, " ".join(argv), rc, err.strip()))
         return out
 
+    def _list(self, argv, parse, *args):
+        out = self._run(argv)
+        try:
+            return parse(out, *args)
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            raise iptables.IptablesError("cannot read the output of %s %s: %s"
+                                         % (self.nft, " ".join(argv), exc))
+
     def exists(self, table):
         """True/False, or None when there is no ``nft`` command to ask."""
         if not self.nft:
             return None
-        return table in ip_tables(self._run(["-j", "list", "tables", "ip"]))
+        return table in self._list(["-j", "list", "tables", "ip"], ip_tables)
 
     def delete_if_pristine(self, table):
         """Delete ``ip <table>`` when it holds only empty built-in chains with policy accept.
@@ -140,7 +148,7 @@ class NftTables:
         """
         if not self.nft or not self.exists(table):
             return False
-        if not table_is_pristine(self._run(["-j", "list", "table", "ip", table]), table):
+        if not self._list(["-j", "list", "table", "ip", table], table_is_pristine, table):
             return False
         self._run(["delete", "table", "ip", table])
         return True

@@ -301,3 +301,12 @@ def test_absent_forgets_a_record_whose_chain_is_gone(tmp_path):
     assert not os.path.exists(str(tmp_path / "iptables.json"))
     host.saves.append(EMPTY)
     assert run(host, False)[0] is False
+
+
+def test_unreadable_nft_output_is_a_clear_error(tmp_path):
+    host = Host([EMPTY], state_dir=str(tmp_path))
+    host.run_command = lambda argv, data=None, binary_data=False: (
+        (0, EMPTY, "") if argv[0] == "save" else (0, "not json", ""))
+    with pytest.raises(iptables.IptablesError) as err:
+        run(host, True)
+    assert "nft -j list tables ip" in str(err.value)
