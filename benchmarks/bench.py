@@ -351,7 +351,8 @@ def expected_census(plans):
             "host_veths": len(plan["veth_pairs"]),
             "host_veths_up": len(plan["veth_pairs"]),
             "host_routes_proto157": sum(1 for r in plan["routes"] if not r.get("netns")),
-            "netns_routes": sum(1 for r in plan["routes"] if r.get("netns")),
+            "netns_routes": (sum(1 for r in plan["routes"] if r.get("netns"))
+                             + sum(2 for p in plan["veth_pairs"] if p.get("gateway"))),
             "netns_addresses": sum(len(p["addresses"]) for p in plan["veth_pairs"]),
             "netns_permanent_neigh": sum(1 for p in plan["veth_pairs"] if p.get("gateway")),
             "proxy_arp_on": len(plan["proxy_arp_interfaces"]),

@@ -66,6 +66,13 @@ def route_line(route, verb="add"):
     return " ".join(words)
 
 
+def gateway_routes(pair):
+    """The container's routes via its gateway: the gateway on-link, the default route via it."""
+    dev = pair["peer_ifname"]
+    return [{"dest": "%s/32" % pair["gateway"], "dev": dev, "scope": "link"},
+            {"dest": "0.0.0.0/0", "gateway": pair["gateway"], "dev": dev}]
+
+
 def apply(plan):
     pairs = plan["veth_pairs"]
     macs = {pair["host_ifname"]: host_mac(i + 1) for i, pair in enumerate(pairs)}
@@ -87,6 +94,8 @@ def apply(plan):
         if pair.get("gateway"):
             lines.append("neigh replace %s lladdr %s dev %s nud permanent"
                          % (pair["gateway"], macs[pair["host_ifname"]], pair["peer_ifname"]))
+            # what veth_pair installs for a pair with a gateway
+            lines += [route_line(r) for r in gateway_routes(pair)]
     for route in plan["routes"]:
         if route.get("netns"):
             inside[route["netns"]].append(route_line(route))
