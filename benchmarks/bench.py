@@ -16,7 +16,6 @@ Ratios are measured in the same run; nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import os
 import re
@@ -76,7 +75,7 @@ class Bench:
         self.iperf_seconds = iperf_seconds
         self.lab = core.Lab(lab)
         self.collections = workload.collections_dir(rundir)
-        self.hosts = [name for name, _ in workload.HOSTS]
+        self.hosts = [name for name, dummy in workload.HOSTS]
         self.result = {"n": n, "python": python, "cidr": cidr, "phases": {}}
         self.servers = []
 
@@ -130,7 +129,7 @@ class Bench:
         return {host: out for host, (out, err, rc) in outputs.items()}, wall
 
     def census(self):
-        out, _ = self.on_hosts(lambda host: ["/usr/bin/python3", FLOOR, "census"])
+        out, dummy = self.on_hosts(lambda host: ["/usr/bin/python3", FLOOR, "census"])
         return {host: json.loads(text) for host, text in out.items()}
 
     def wait_census(self, want, what, timeout=60):
@@ -150,13 +149,13 @@ class Bench:
         for host, plan in plans.items():
             with open(os.path.join(self.dir, "plan-%s.json" % host), "w", encoding="utf-8") as handle:
                 json.dump(plan, handle)
-        _, wall = self.on_hosts(lambda host: ["/usr/bin/python3", FLOOR, "apply",
-                                              os.path.join(self.dir, "plan-%s.json" % host)])
+        dummy, wall = self.on_hosts(lambda host: ["/usr/bin/python3", FLOOR, "apply",
+                                                  os.path.join(self.dir, "plan-%s.json" % host)])
         self.result["phases"]["floor"] = {"wall": wall, "cpu": self.last_cpu, "load": self.last_load}
         log("floor apply: %.2f s" % wall)
         state = self.census()
-        _, wall = self.on_hosts(lambda host: ["/usr/bin/python3", FLOOR, "teardown",
-                                              os.path.join(self.dir, "plan-%s.json" % host)])
+        dummy, wall = self.on_hosts(lambda host: ["/usr/bin/python3", FLOOR, "teardown",
+                                                  os.path.join(self.dir, "plan-%s.json" % host)])
         self.result["phases"]["floor_teardown"] = {"wall": wall, "cpu": self.last_cpu, "load": self.last_load}
         log("floor teardown: %.2f s" % wall)
         return state
@@ -201,7 +200,7 @@ class Bench:
         marks = {host: self.module_log_length(host) for host in self.hosts}
         cpu, before_load = children_cpu(), load()
         start = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env(events), cwd=self.dir)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env(events), cwd=self.dir, check=False)
         wall = time.monotonic() - start
         cpu = children_cpu() - cpu
         with open(os.path.join(self.dir, "ansible-%s.log" % phase), "w", encoding="utf-8") as handle:
@@ -296,12 +295,12 @@ class Bench:
         client = self.lab.argv(client_host, ["iperf3", "-c", address, "-t", str(self.iperf_seconds), "-J"], client_netns)
         listening = self.lab.argv(server_host, ["ss", "-Hltn", "sport", "=", ":5201"], server_netns)
         deadline = time.monotonic() + 10
-        while not subprocess.run(listening, capture_output=True, text=True, env=self.lab.env()).stdout.strip():
+        while not subprocess.run(listening, capture_output=True, text=True, env=self.lab.env(), check=False).stdout.strip():
             if time.monotonic() > deadline or server.poll() is not None:
                 raise BenchError("iperf3 server in %s/%s did not start" % (server_host, server_netns))
             time.sleep(0.1)
         proc = subprocess.run(client, capture_output=True, text=True, env=self.lab.env(),
-                              timeout=self.iperf_seconds + 20)
+                              timeout=self.iperf_seconds + 20, check=False)
         # The server (-1) exits after one test; it is bounded by `timeout` and killed at teardown.
         try:
             server.wait(timeout=5)

@@ -76,7 +76,7 @@ def main(argv):
         child.stdin.close()
     except BrokenPipeError:
         pass
-    _, status, usage = os.wait4(child.pid, 0)
+    dummy, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - start
     if cleanup:

@@ -199,7 +199,7 @@ def interfering_restore(directory, backend, mark):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_jump_deleted_between_read_and_restore_is_written_again(sandbox, backend, tmp_path,
-                                                                  monkeypatch):
+                                                                monkeypatch):
     """Regression: the benchmark's N=50 "add one container" step failed with "does not read
     back as written": the chain came back with the new merged CIDRs but without its jump."""
     wrappers = tmp_path / "bin"

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 
@@ -22,6 +24,11 @@ def host(sandbox):
         ["ip", "route", "add", "10.99.0.0/24", "via", "192.168.9.1", "dev", "up0"],
     ):
         sandbox.run(argv, check=True)
+    # A veth reports carrier a moment after both ends are up; the snapshots compare link state.
+    deadline = time.monotonic() + 10
+    while "NO-CARRIER" in sandbox.run(["ip", "-o", "link"]).stdout:
+        assert time.monotonic() < deadline, "the sandbox's veths never got carrier"
+        time.sleep(0.05)
     return sandbox
 
 

@@ -185,7 +185,7 @@ class ReliabilityLab:
             assert line == "ready", "listener on %s did not start: %s" % (host, listener.stderr.read())
             for src_host, src_netns, src, dst in sends:
                 self.icmp(src_host, src_netns, "send", src, dst, tag, check=True)
-            out, _ = listener.communicate(timeout=seconds + 20)
+            out, dummy = listener.communicate(timeout=seconds + 20)
         finally:
             if listener.poll() is None:
                 listener.kill()

@@ -54,7 +54,7 @@ def listen(seconds, tag, ifname=None):
             break
         sock.settimeout(left)
         try:
-            data, _ = sock.recvfrom(2048)
+            data, dummy = sock.recvfrom(2048)
         except socket.timeout:
             break
         ihl = (data[0] & 0x0F) * 4

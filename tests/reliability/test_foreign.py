@@ -30,7 +30,7 @@ FOREIGN = {
 
 
 def _with_foreign(lab, kind):
-    commands, _, show = FOREIGN[kind]
+    commands, dummy, show = FOREIGN[kind]
     for argv in commands:
         lab.run("host1", argv, check=True)
     return lab.run("host1", show, check=True).stdout
@@ -39,7 +39,7 @@ def _with_foreign(lab, kind):
 @pytest.mark.parametrize("kind", list(FOREIGN))
 def test_foreign_object_is_not_overwritten(fresh_lab, kind):
     lab = fresh_lab
-    _, named, show = FOREIGN[kind]
+    dummy, named, show = FOREIGN[kind]
     before = _with_foreign(lab, kind)
     run = lab.playbook()
     assert run.rc != 0, "the run went over a foreign %s: %s" % (kind, run.describe())

@@ -36,7 +36,7 @@ def take_lease(tmp_path, owner="new-run", timeout=10):
     argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(tmp_path / "play.yml")]
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    output, _ = proc.communicate(timeout=120)
+    output, dummy = proc.communicate(timeout=120)
     return proc.returncode, output, proc.pid, time.monotonic() - started
 
 
@@ -63,7 +63,7 @@ def dead_controller(host=None):
 
 
 def test_the_lease_records_this_runs_controller(tmp_path):
-    rc, output, pid, _ = take_lease(tmp_path)
+    rc, output, pid, dummy = take_lease(tmp_path)
     assert rc == 0, output
     lease = runlock.read(str(tmp_path / "crossnet.lock"))
     assert lease["owner"] == "new-run"
@@ -75,7 +75,7 @@ def test_the_lease_records_this_runs_controller(tmp_path):
 
 def test_a_dead_runs_lease_is_broken_at_once(tmp_path):
     leave_lease(tmp_path, "dead-run", dead_controller())
-    rc, output, _, seconds = take_lease(tmp_path, timeout=60)
+    rc, output, dummy, seconds = take_lease(tmp_path, timeout=60)
     assert rc == 0, output
     assert "broke the crossnet lease of run 'dead-run'" in output
     assert runlock.read(str(tmp_path / "crossnet.lock"))["owner"] == "new-run"
@@ -85,7 +85,7 @@ def test_a_dead_runs_lease_is_broken_at_once(tmp_path):
 def test_a_live_runs_lease_blocks_and_is_named(tmp_path, sleeper):
     controller = dict(runlock.process_identity(sleeper.pid), host=socket.gethostname())
     leave_lease(tmp_path, "live-run", controller)
-    rc, output, _, _ = take_lease(tmp_path, timeout=2)
+    rc, output, dummy, dummy = take_lease(tmp_path, timeout=2)
     assert rc != 0, output
     assert "another crossnet run holds this host: run 'live-run' (controller %s pid %d" % (
         socket.gethostname(), sleeper.pid) in output
@@ -95,7 +95,7 @@ def test_a_live_runs_lease_blocks_and_is_named(tmp_path, sleeper):
 
 def test_a_lease_from_another_controller_is_never_broken(tmp_path):
     leave_lease(tmp_path, "remote-run", dead_controller(host="some-other-controller"))
-    rc, output, _, _ = take_lease(tmp_path, timeout=1)
+    rc, output, dummy, dummy = take_lease(tmp_path, timeout=1)
     assert rc != 0, output
     assert "run 'remote-run' (controller some-other-controller" in output
     assert runlock.read(str(tmp_path / "crossnet.lock"))["owner"] == "remote-run"
