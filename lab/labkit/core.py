@@ -269,6 +269,9 @@ class Lab:
         ns = self.netns(node.name)
         sh(["ip", "netns", "add", ns])
         sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        # The lab's links are point-to-bridge veths: skip duplicate address detection so their
+        # link-local addresses are final at once.
+        sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"])
         for number, link in enumerate(node.links):
             port = "p%d-%d" % (index, number)
             # Both ends are created directly in their namespaces: nothing ever appears in ours.
@@ -277,6 +280,25 @@ class Lab:
             sh(["ip", "-n", switch, "link", "set", port, "master", "br-" + link.segment, "up"])
             sh(["ip", "-n", ns, "addr", "add", str(link.address), "dev", link.ifname])
             sh(["ip", "-n", ns, "link", "set", link.ifname, "up"])
+        for link in node.links:
+            self._wait_link_local(ns, link.ifname)
+
+    @staticmethod
+    def _wait_link_local(ns, ifname, timeout=10):
+        """Wait until the kernel has finished the interface's IPv6 link-local address.
+
+        It appears (with its local route) a second or two after the link comes up, once duplicate
+        address detection is done: a lab whose hosts are snapshotted before that sees a route
+        appear from nowhere.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            out = sh(["ip", "-n", ns, "-6", "-o", "addr", "show", "dev", ifname, "scope", "link"]).stdout
+            if out.strip() and "tentative" not in out:
+                return
+            if time.monotonic() > deadline:
+                raise LabError("%s/%s: no IPv6 link-local address after %d s" % (ns, ifname, timeout))
+            time.sleep(0.05)
 
     def _start_host(self, node):
         hostdir = self.hostdir(node.name)
