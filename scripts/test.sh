@@ -27,7 +27,9 @@ step_lint()        { ansible-lint --offline -q; }
 step_molecule()    { local s rc=0; for s in molecule/*/molecule.yml; do
                        s=$(basename "$(dirname "$s")"); echo "--- molecule test -s $s"
                        molecule test -s "$s" || rc=1; done; return $rc; }
-step_reliability() { python -m pytest -q -p no:cacheprovider tests/reliability; }
+# One lab per test module: modules spread over the workers, each module's cases stay on one.
+step_reliability() { python -m pytest -q -p no:cacheprovider -n "${CROSSNET_TEST_WORKERS:-$(nproc)}" \
+                       --dist loadfile tests/reliability; }
 
 all_steps=(unit integration lab sanity lint molecule reliability)
 steps=("${@:-${all_steps[@]}}")
