@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(iproute2 iptables nftables openssh-server openssh-client
-              python3 python3-venv python3-pyroute2 python3-netaddr iperf3 util-linux shellcheck)
+              python3 python3-venv python3-pyroute2 python3-netaddr iperf3 util-linux procps shellcheck)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
