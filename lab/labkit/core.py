@@ -384,10 +384,14 @@ class Lab:
         foreign = {_ino(os.path.join(NETNS_DIR, n)) for n in names if not n.startswith(self.prefix)}
         foreign.add(_ino("/proc/1/ns/net"))
         mark = ("%s=%s" % (MARK, self.name)).encode()
+        # A daemon (sshd) that an interrupted `up` was still starting may come up after its host's
+        # namespace is gone; its command line still names its files in the lab's directory.
+        lab_dir = (self.dir.rstrip("/") + "/").encode()
         found = set()
         for _pass in range(2):  # the second pass sees the processes in the hosts' containers
             for pid in _pids():
-                if pid != os.getpid() and (_ino("/proc/%d/ns/net" % pid) in lab_inos or _environ_has(pid, mark)):
+                if pid != os.getpid() and (_ino("/proc/%d/ns/net" % pid) in lab_inos or _environ_has(pid, mark)
+                                           or any(lab_dir in arg for arg in _cmdline(pid))):
                     found.add(pid)
             for pid in found:
                 argv = _cmdline(pid)
@@ -405,7 +409,20 @@ class Lab:
         return found
 
     def down(self):
-        pids = self.processes()
+        # Scan again after killing: a process still being started when the first scan ran
+        # shows up in the second.
+        for _scan in range(2):
+            self._kill(self.processes())
+        for ns in list_netns():
+            if ns.startswith(self.prefix):
+                sh(["ip", "netns", "delete", ns], check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        left = [ns for ns in list_netns() if ns.startswith(self.prefix)]
+        if left or os.path.exists(self.dir):
+            raise LabError("lab %s: could not remove %s" % (self.name, left or self.dir))
+
+    @staticmethod
+    def _kill(pids):
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pid in pids:
                 try:
@@ -418,13 +435,6 @@ class Lab:
                 if not pids:
                     break
                 time.sleep(0.05)
-        for ns in list_netns():
-            if ns.startswith(self.prefix):
-                sh(["ip", "netns", "delete", ns], check=False)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        left = [ns for ns in list_netns() if ns.startswith(self.prefix)]
-        if left or os.path.exists(self.dir):
-            raise LabError("lab %s: could not remove %s" % (self.name, left or self.dir))
 
     # -- status ------------------------------------------------------------------------------
     def status(self):

@@ -141,6 +141,19 @@ def test_down_after_an_interrupted_up(fresh_lab, topology_file):
     assert not os.path.exists(lab.dir)
 
 
+def test_down_finds_a_daemon_whose_namespace_is_already_gone(fresh_lab, topology_file):
+    """An sshd that an interrupted `up` was still starting can outlive its host's namespace:
+    down recognises it by the lab files on its command line."""
+    lab = fresh_lab
+    lab.up(topology_file)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSNET_LAB")}
+    straggler = subprocess.Popen(["unshare", "--net", sys.executable, "-c", "import time; time.sleep(600)",
+                                  os.path.join(lab.dir, "hosts", "host1", "sshd_config")], env=env)
+    time.sleep(0.3)
+    lab.down()
+    assert straggler.wait(timeout=5) != 0
+
+
 def test_labs_do_not_touch_each_other(lab, topology_file):
     other = core.Lab(lab_name("o"))
     try:
