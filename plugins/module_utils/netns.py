@@ -9,6 +9,8 @@ Only /run/netns and the state file are read: no namespace is entered.  A new nam
 
 from __future__ import annotations
 
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import nsfs, statefile
 
 STATE_FILE = "netns.json"
@@ -113,3 +115,24 @@ class NetnsReconciler:
         if result.remove:
             self._save(keep - set(result.remove))
         return report
+
+
+def run(params, check_mode, diff):
+    """The netns module's work: ``params`` as its argument spec gives them; the result dict."""
+    bad = ["network namespace name %r %s" % (n, namerules.netns_error(n))
+           for n in params["names"] if namerules.netns_error(n)]
+    if bad:
+        raise StepFailed("; ".join(bad))
+    reconciler = NetnsReconciler(params["names"], params["state"], params["purge"], params["adopt"],
+                                 params["state_dir"])
+    try:
+        report = reconciler.run(check_mode)
+    except OSError as exc:
+        raise StepFailed("network namespaces %s: %s" % (", ".join(params["names"]), exc)) from exc
+    if report["errors"]:
+        raise StepFailed("; ".join(report["errors"]))
+    result = dict(changed=report["changed"], namespaces=reconciler.names, created=report["created"],
+                  removed=report["removed"], adopted=report["adopted"])
+    if diff:
+        result["diff"] = dict(before=report["before"], after=report["after"])
+    return result

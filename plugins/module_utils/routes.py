@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 PROTOCOL = 157
 PROTOCOL_NAME = "crossnet"
@@ -242,3 +244,67 @@ def stale_protocol_name_file(directory=RT_PROTOS_DIR):
 def write_protocol_name(path):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(RT_PROTOS_LINE)
+
+
+def kept(views, keep):
+    """Our host routes to the destinations ``keep``, as listed routes: so that purge leaves them."""
+    if not keep:
+        return []
+    keep = set(keep)
+    view = views.get(HOST_NS) or {"routes": {}}
+    return [public(have) for have in view["routes"].values()
+            if have["protocol"] == PROTOCOL and have["dest"] in keep]
+
+
+def run(params, check_mode, diff, keep=()):
+    """The host_route module's work: ``params`` as its argument spec gives them; the result dict.
+
+    ``keep``: destinations in the host namespace whose routes of ours are left exactly as they
+    are, listed or not (routes toward a peer whose node address is unknown this run).
+    """
+    routes, errors = normalize_routes(params["routes"])
+    for route in routes:
+        if route["netns"] is not None and namerules.netns_error(route["netns"]):
+            errors.append("route %s: netns %r %s" % (route["dest"], route["netns"], namerules.netns_error(route["netns"])))
+        if route["dev"] is not None and namerules.ifname_error(route["dev"]):
+            errors.append("route %s: dev %r %s" % (route["dest"], route["dev"], namerules.ifname_error(route["dev"])))
+    if errors:
+        raise StepFailed("; ".join(errors))
+    present = params["state"] == "present"
+    namespaces = [None] + sorted({r["netns"] for r in routes if r["netns"] is not None})
+    try:
+        with netlink.Sockets() as sockets:
+            views = {netns: observe(sockets, netns) for netns in namespaces}
+            listed = {route_key(r) for r in routes}
+            routes += [r for r in kept(views, keep) if route_key(r) not in listed]
+            result = plan(routes, params["state"], views, params["purge"], params["adopt"], check_mode)
+            if result.errors:
+                raise StepFailed("; ".join(result.errors))
+            names_file, names_stale = protocol_name_file() if present else (None, False)
+            if present and not routes:
+                names_stale = False  # nothing of ours to name
+            drop_names = None
+            if (params["purge"] or not present) and not ours_left_in_host(result, views):
+                # the last of our routes in the host namespace is gone: so is the name for them
+                drop_names, names_stale = stale_protocol_name_file(), False
+            if not check_mode:
+                apply(sockets, result, views)
+                if names_stale:
+                    write_protocol_name(names_file)
+                if drop_names:
+                    os.unlink(drop_names)
+    except (OSError, netlink.NetlinkError) as exc:
+        raise StepFailed("routes %s: %s" % (", ".join(r["dest"] for r in routes), exc)) from exc
+    out = dict(
+        changed=result.changed or names_stale or bool(drop_names),
+        routes=[public(r) for r in routes],
+        added=[public(r) for r in result.add],
+        removed=[public(r) for r in result.delete],
+        replaced=[public(r) for r in result.replace],
+    )
+    if diff:
+        out["diff"] = dict(before={"routes": result.before}, after={"routes": result.after})
+        if names_stale or drop_names:
+            out["diff"]["before"]["protocol_name_file"] = drop_names
+            out["diff"]["after"]["protocol_name_file"] = names_file if names_stale else None
+    return out

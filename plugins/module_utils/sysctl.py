@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+
 PROC_SYS = "/proc/sys"
 KEYS = {
     "proxy_arp": "net/ipv4/conf/%s/proxy_arp",
@@ -70,3 +73,26 @@ def plan(interfaces, current, state, rp_filter, check_mode=False):
 def observe(interfaces, rp_filter, root=PROC_SYS):
     keys = wanted("present", rp_filter)
     return {ifname: {key: read(key, ifname, root) for key in keys} for ifname in interfaces}
+
+
+def run(params, check_mode, diff):
+    """The proxy_arp module's work: ``params`` as its argument spec gives them; the result dict."""
+    interfaces = list(dict.fromkeys(params["interfaces"]))
+    bad = ["interface %r %s" % (n, namerules.ifname_error(n)) for n in interfaces if namerules.ifname_error(n)]
+    if bad:
+        raise StepFailed("; ".join(bad))
+    current = observe(interfaces, params["rp_filter"])
+    writes, errors, report = plan(interfaces, current, params["state"], params["rp_filter"], check_mode)
+    if errors:
+        raise StepFailed("; ".join(errors))
+    if not check_mode:
+        for ifname, key, value in writes:
+            try:
+                write(key, ifname, value)
+            except OSError as exc:
+                raise StepFailed("cannot set %s on interface %s: %s" % (key, ifname, exc)) from exc
+    result = dict(changed=bool(writes), interfaces=report)
+    if diff:
+        result["diff"] = dict(before={r["name"]: r["before"] for r in report},
+                              after={r["name"]: r["after"] for r in report})
+    return result

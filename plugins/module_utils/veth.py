@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink, nsfs, statefile
 from ansible_collections.crossnet.routed.plugins.module_utils import routes as rt
@@ -527,3 +528,30 @@ class VethReconciler:
         if view["mtu"] is None:
             view["mtu"] = host["mtu"] if host is not None else (old or {}).get("mtu")
         return view
+
+
+def run(params, check_mode, diff):
+    """The veth_pair module's work: ``params`` as its argument spec gives them; the result dict."""
+    pairs, errors = normalize_pairs(params["pairs"])
+    if errors:
+        raise StepFailed("; ".join(errors))
+    reconciler = VethReconciler(pairs, params["state"], params["purge"], params["adopt"], params["state_dir"])
+    try:
+        with netlink.Sockets() as sockets:
+            report = reconciler.run(sockets, check_mode)
+    except (OSError, netlink.NetlinkError, netlink.NamespaceMissing) as exc:
+        raise StepFailed("veth pairs %s: %s" % (", ".join(x["host_ifname"] for x in pairs), exc)) from exc
+    if report["errors"]:
+        raise StepFailed("; ".join(report["errors"]))
+    links = report["host_links"]
+    result = dict(
+        changed=report["changed"],
+        pairs=[desired_view(pair, (links.get(pair["host_ifname"]) or {}).get("mac")) for pair in pairs],
+        created=report["created"],
+        removed=[name for name in report["removed"] if name not in report["changed_pairs"]],
+        changed_pairs=report["changed_pairs"],
+        loopback_up=report["loopback_up"],
+    )
+    if diff:
+        result["diff"] = dict(before={"pairs": report["before"]}, after={"pairs": report["after"]})
+    return result

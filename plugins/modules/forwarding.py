@@ -142,15 +142,9 @@ backend:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import forwarding, iptables, iptables_state
+from ansible_collections.crossnet.routed.plugins.module_utils import forwarding
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 from ansible_collections.crossnet.routed.plugins.module_utils.statefile import DEFAULT_STATE_DIR
-
-
-def describe(runtime, file_path, file_content, chain_lines):
-    text = "# runtime\n%s = %s\n# %s\n" % (forwarding.SYSCTL, runtime, file_path)
-    text += file_content if file_content is not None else "(absent)\n"
-    text += "# iptables -t filter\n"
-    return text + "".join(line + "\n" for line in chain_lines)
 
 
 def main():
@@ -166,92 +160,10 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "netaddr")
-    params = module.params
-    present = params["state"] == "present"
-    chain = iptables.FORWARD_CHAIN
-    sysctl_file, state_dir = params["sysctl_file"], params["state_dir"]
-
-    rules = []
-    if present:
-        try:
-            networks = [iptables.ipv4_cidr(n) for n in params["container_networks"]]
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
-        rules = iptables.unique(iptables.forward_rules(networks))
-
     try:
-        runtime = forwarding.read_runtime()
-        file_content = forwarding.read_file(sysctl_file)
-        prior = forwarding.load_prior(state_dir)
-        steps = forwarding.plan(present, runtime, file_content, prior,
-                                forwarding.has_state(state_dir))
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg="cannot read the forwarding state: %s" % exc)
-
-    try:
-        records = iptables_state.Records(state_dir)
-        backend = iptables.Backend.find(module, params["backend"])
-        if not present:
-            # Fail on a foreign chain before ip_forward or the files are touched.
-            error = iptables_state.foreign_chain_error(
-                chain, backend.read(chain), records.get(backend.name, chain), params["adopt"],
-                records.path)
-            if error:
-                raise iptables.IptablesError(error)
-        # Remove the accept rules only after forwarding is off again; add them before it is on.
-        if present:
-            chain_changed, before, after = iptables_state.sync(
-                backend, chain, rules, True, module.check_mode, records, params["adopt"])
-    except iptables.IptablesError as exc:
+        result = forwarding.run(module, module.params, module.check_mode, module._diff)
+    except StepFailed as exc:
         module.fail_json(msg=str(exc))
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg="cannot read or write the iptables state file: %s" % exc)
-
-    new_runtime = steps["set_runtime"] or runtime
-    new_content = file_content
-    if steps["write_file"]:
-        new_content = forwarding.sysctl_file_content()
-    if steps["remove_file"]:
-        new_content = None
-    if steps["record_prior"]:
-        prior = runtime
-    try:
-        if not module.check_mode:
-            if steps["record_prior"]:
-                forwarding.save_prior(state_dir, runtime)
-            if steps["set_runtime"]:
-                forwarding.write_runtime(steps["set_runtime"])
-            if steps["write_file"]:
-                forwarding.write_file(sysctl_file, new_content)
-            if steps["remove_file"]:
-                forwarding.remove_file(sysctl_file)
-    except OSError as exc:
-        module.fail_json(msg="cannot change %s: %s" % (forwarding.SYSCTL, exc))
-
-    if not present:
-        try:
-            chain_changed, before, after = iptables_state.sync(
-                backend, chain, [], False, module.check_mode, records, params["adopt"])
-        except iptables.IptablesError as exc:
-            module.fail_json(msg=str(exc))
-        except OSError as exc:
-            module.fail_json(msg="cannot write the iptables state file: %s" % exc)
-        if steps["remove_state"] and not module.check_mode:
-            # Last, so that a failed run can be repeated with the prior value still known.
-            forwarding.remove_state(state_dir)
-
-    result = dict(
-        changed=chain_changed or any(steps.values()),
-        rules=["-A %s %s" % (chain.name, rule) for rule in after.rules],
-        ip_forward=new_runtime,
-        prior_ip_forward=prior,
-        backend=backend.name,
-    )
-    if module._diff:
-        result["diff"] = dict(
-            before=describe(runtime, sysctl_file, file_content, before.lines(chain)),
-            after=describe(new_runtime, sysctl_file, new_content, after.lines(chain)),
-        )
     module.exit_json(**result)
 
 

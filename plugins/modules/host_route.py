@@ -152,14 +152,11 @@ replaced:
   sample: []
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink
-from ansible_collections.crossnet.routed.plugins.module_utils import routes as rt
+from ansible_collections.crossnet.routed.plugins.module_utils import routes
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 
 def main():
@@ -181,50 +178,10 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "pyroute2", "netaddr")
-    p = module.params
-    routes, errors = rt.normalize_routes(p["routes"])
-    for route in routes:
-        if route["netns"] is not None and namerules.netns_error(route["netns"]):
-            errors.append("route %s: netns %r %s" % (route["dest"], route["netns"], namerules.netns_error(route["netns"])))
-        if route["dev"] is not None and namerules.ifname_error(route["dev"]):
-            errors.append("route %s: dev %r %s" % (route["dest"], route["dev"], namerules.ifname_error(route["dev"])))
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-    namespaces = [None] + sorted({r["netns"] for r in routes if r["netns"] is not None})
     try:
-        with netlink.Sockets() as sockets:
-            views = {netns: rt.observe(sockets, netns) for netns in namespaces}
-            plan = rt.plan(routes, p["state"], views, p["purge"], p["adopt"], module.check_mode)
-            if plan.errors:
-                module.fail_json(msg="; ".join(plan.errors))
-            names_file, names_stale = rt.protocol_name_file() if p["state"] == "present" else (None, False)
-            if p["state"] == "present" and not routes:
-                names_stale = False  # nothing of ours to name
-            drop_names = None
-            if (p["purge"] or p["state"] == "absent") and not rt.ours_left_in_host(plan, views):
-                # the last of our routes in the host namespace is gone: so is the name for them
-                drop_names, names_stale = rt.stale_protocol_name_file(), False
-            if not module.check_mode:
-                rt.apply(sockets, plan, views)
-                if names_stale:
-                    rt.write_protocol_name(names_file)
-                if drop_names:
-                    os.unlink(drop_names)
-    except (OSError, netlink.NetlinkError) as exc:
-        module.fail_json(msg="routes %s: %s" % (", ".join(r["dest"] for r in routes), exc))
-    result = dict(
-        changed=plan.changed or names_stale or bool(drop_names),
-        routes=[rt.public(r) for r in routes],
-        added=[rt.public(r) for r in plan.add],
-        removed=[rt.public(r) for r in plan.delete],
-        replaced=[rt.public(r) for r in plan.replace],
-    )
-    if module._diff:
-        result["diff"] = dict(before={"routes": plan.before}, after={"routes": plan.after})
-        if names_stale or drop_names:
-            result["diff"]["before"]["protocol_name_file"] = drop_names
-            result["diff"]["after"]["protocol_name_file"] = names_file if names_stale else None
+        result = routes.run(module.params, module.check_mode, module._diff)
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

@@ -155,9 +155,9 @@ chain:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import iptables, iptables_state
+from ansible_collections.crossnet.routed.plugins.module_utils import masquerade
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 from ansible_collections.crossnet.routed.plugins.module_utils.statefile import DEFAULT_STATE_DIR
-from ansible_collections.crossnet.routed.plugins.module_utils.names import ifname_error
 
 
 def main():
@@ -174,45 +174,10 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "netaddr")
-    params = module.params
-    present = params["state"] == "present"
-    chain = iptables.NAT_CHAIN
-
-    rules = []
-    if present:
-        out_interface = params["out_interface"]
-        if out_interface is not None and ifname_error(out_interface):
-            module.fail_json(msg="out_interface %r %s" % (out_interface, ifname_error(out_interface)))
-        try:
-            sources = [iptables.ipv4_cidr(s) for s in params["sources"]]
-            exclude = [iptables.ipv4_cidr(e) for e in params["exclude"]]
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
-        rules = iptables.unique(iptables.masquerade_rules(sources, exclude, out_interface))
-
     try:
-        records = iptables_state.Records(params["state_dir"])
-        backend = iptables.Backend.find(module, params["backend"])
-        changed, before, after = iptables_state.sync(backend, chain, rules, present,
-                                                     module.check_mode, records, params["adopt"])
-    except iptables.IptablesError as exc:
+        result = masquerade.run(module, module.params, module.check_mode, module._diff)
+    except StepFailed as exc:
         module.fail_json(msg=str(exc))
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg="cannot read or write the iptables state file: %s" % exc)
-
-    result = dict(
-        changed=changed,
-        rules=["-A %s %s" % (chain.name, rule) for rule in after.rules],
-        backend=backend.name,
-        chain=chain.name,
-    )
-    if module._diff:
-        result["diff"] = dict(
-            before_header="iptables -t nat (%s): %s" % (backend.name, chain.name),
-            after_header="iptables -t nat (%s): %s" % (backend.name, chain.name),
-            before="".join(line + "\n" for line in before.lines(chain)),
-            after="".join(line + "\n" for line in after.lines(chain)),
-        )
     module.exit_json(**result)
 
 

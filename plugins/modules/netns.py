@@ -121,8 +121,8 @@ adopted:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
-from ansible_collections.crossnet.routed.plugins.module_utils.netns import NetnsReconciler
+from ansible_collections.crossnet.routed.plugins.module_utils import netns
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 
 def main():
@@ -136,22 +136,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    bad = ["network namespace name %r %s" % (n, namerules.netns_error(n)) for n in p["names"] if namerules.netns_error(n)]
-    if bad:
-        module.fail_json(msg="; ".join(bad))
-
-    reconciler = NetnsReconciler(p["names"], p["state"], p["purge"], p["adopt"], p["state_dir"])
     try:
-        report = reconciler.run(module.check_mode)
-    except OSError as exc:
-        module.fail_json(msg="network namespaces %s: %s" % (", ".join(p["names"]), exc))
-    if report["errors"]:
-        module.fail_json(msg="; ".join(report["errors"]))
-    result = dict(changed=report["changed"], namespaces=reconciler.names, created=report["created"],
-                  removed=report["removed"], adopted=report["adopted"])
-    if module._diff:
-        result["diff"] = dict(before=report["before"], after=report["after"])
+        result = netns.run(module.params, module.check_mode, module._diff)
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

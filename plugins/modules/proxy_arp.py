@@ -86,8 +86,8 @@ interfaces:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import sysctl
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 
 def main():
@@ -99,26 +99,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    p = module.params
-    interfaces = list(dict.fromkeys(p["interfaces"]))
-    bad = ["interface %r %s" % (n, namerules.ifname_error(n)) for n in interfaces if namerules.ifname_error(n)]
-    if bad:
-        module.fail_json(msg="; ".join(bad))
-
-    current = sysctl.observe(interfaces, p["rp_filter"])
-    writes, errors, report = sysctl.plan(interfaces, current, p["state"], p["rp_filter"], module.check_mode)
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-    if not module.check_mode:
-        for ifname, key, value in writes:
-            try:
-                sysctl.write(key, ifname, value)
-            except OSError as exc:
-                module.fail_json(msg="cannot set %s on interface %s: %s" % (key, ifname, exc))
-    result = dict(changed=bool(writes), interfaces=report)
-    if module._diff:
-        result["diff"] = dict(before={r["name"]: r["before"] for r in report},
-                              after={r["name"]: r["after"] for r in report})
+    try:
+        result = sysctl.run(module.params, module.check_mode, module._diff)
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 

@@ -185,8 +185,8 @@ loopback_up:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils import veth
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 
 def main():
@@ -208,30 +208,10 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "pyroute2", "netaddr")
-    p = module.params
-    pairs, errors = veth.normalize_pairs(p["pairs"])
-    if errors:
-        module.fail_json(msg="; ".join(errors))
-
-    reconciler = veth.VethReconciler(pairs, p["state"], p["purge"], p["adopt"], p["state_dir"])
     try:
-        with netlink.Sockets() as sockets:
-            report = reconciler.run(sockets, module.check_mode)
-    except (OSError, netlink.NetlinkError, netlink.NamespaceMissing) as exc:
-        module.fail_json(msg="veth pairs %s: %s" % (", ".join(x["host_ifname"] for x in pairs), exc))
-    if report["errors"]:
-        module.fail_json(msg="; ".join(report["errors"]))
-    links = report["host_links"]
-    result = dict(
-        changed=report["changed"],
-        pairs=[veth.desired_view(pair, (links.get(pair["host_ifname"]) or {}).get("mac")) for pair in pairs],
-        created=report["created"],
-        removed=[name for name in report["removed"] if name not in report["changed_pairs"]],
-        changed_pairs=report["changed_pairs"],
-        loopback_up=report["loopback_up"],
-    )
-    if module._diff:
-        result["diff"] = dict(before={"pairs": report["before"]}, after={"pairs": report["after"]})
+        result = veth.run(module.params, module.check_mode, module._diff)
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(**result)
 
 
