@@ -6,7 +6,7 @@
 A holder process (``unshare --net --mount --propagation private``) makes these paths private
 and then waits:
 
-    /run/netns  /etc/sysctl.d  /etc/iproute2/rt_protos.d  /var/lib/crossnet
+    /run/netns  /run/lock  /etc/sysctl.d  /etc/iproute2/rt_protos.d  /var/lib/crossnet
 
 so a module that runs "on the host" inside the sandbox creates namespaces, routes, sysctl files
 and state files that the real machine never sees.  Everything the sandbox holds (its netns, the
@@ -37,7 +37,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 SYSTEM_PYTHON = "/usr/bin/python3"
 ANSIBLE_PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
-PRIVATE_DIRS = ("/run/netns", "/etc/sysctl.d", "/etc/iproute2/rt_protos.d", "/var/lib/crossnet")
+PRIVATE_DIRS = ("/run/netns", "/run/lock", "/etc/sysctl.d", "/etc/iproute2/rt_protos.d", "/var/lib/crossnet")
 READY = b"ready\n"
 CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 

@@ -1,0 +1,269 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_network
+short_description: Apply a host's whole part of the routed container network in one run
+version_added: "0.2.0"
+description:
+  - Does, in one process on the host, what M(crossnet.routed.forwarding),
+    M(crossnet.routed.netns), M(crossnet.routed.veth_pair), M(crossnet.routed.host_route),
+    M(crossnet.routed.proxy_arp) and M(crossnet.routed.masquerade) do as separate tasks, in that
+    order, with the same code, the same ownership marks and the same checks.  This is what the
+    role C(crossnet.routed.container_network) runs: one task per host instead of six, which
+    matters when a run's cost is mostly the per-task overhead of Ansible.
+  - With O(state=present), every step purges what the collection created earlier and the
+    options no longer list.  With O(state=absent), the steps run in reverse and remove
+    everything the collection created on the host (masquerade chain, routes of protocol
+    C(157), namespaces, veth pairs, forward chain), and ip_forward goes back to its prior value.
+  - The steps run under an exclusive lock on the host (flock on O(lock_path)); a second run
+    waits up to O(lock_timeout) seconds and then fails, naming the holder.  The kernel releases
+    the lock when the module's process ends, however it ends.
+  - The first step that fails stops the run; the result names it and says which steps before
+    it changed the host.
+options:
+  namespaces:
+    description: Network namespaces of the containers (as O(crossnet.routed.netns#module:names)).
+    type: list
+    elements: str
+    default: []
+  veth_pairs:
+    description:
+      - The veth pairs, each a dict as in O(crossnet.routed.veth_pair#module:pairs) (C(netns),
+        C(host_ifname), C(peer_ifname), C(addresses), C(mtu), C(gateway)).
+    type: list
+    elements: dict
+    default: []
+  routes:
+    description:
+      - Host routes, each a dict as in O(crossnet.routed.host_route#module:routes) (C(dest),
+        C(gateway), C(dev), C(scope), C(onlink), C(metric), C(netns)).
+    type: list
+    elements: dict
+    default: []
+  routes_keep:
+    description:
+      - Destinations whose routes of protocol C(157) in the host namespace are left exactly as
+        they are, listed or not (routes toward a peer whose node address is unknown this run).
+    type: list
+    elements: str
+    default: []
+  proxy_arp_interfaces:
+    description: Host ends of the veths, which get proxy ARP, C(proxy_delay=0) and strict C(rp_filter).
+    type: list
+    elements: str
+    default: []
+  container_networks:
+    description:
+      - Container networks whose traffic is forwarded (as
+        O(crossnet.routed.forwarding#module:container_networks)).  Without namespaces, the
+        forward chain is removed and ip_forward restored.
+    type: list
+    elements: str
+    default: []
+  masquerade_sources:
+    description:
+      - Sources to masquerade (as O(crossnet.routed.masquerade#module:sources)).  Empty removes
+        the masquerade chain.
+    type: list
+    elements: str
+    default: []
+  masquerade_exclude:
+    description: Destinations never masqueraded (as O(crossnet.routed.masquerade#module:exclude)).
+    type: list
+    elements: str
+    default: []
+  state:
+    description: V(present) applies the options; V(absent) removes all the collection created.
+    type: str
+    choices: [present, absent]
+    default: present
+  adopt:
+    description: Passed to every step (see each module's O(crossnet.routed.veth_pair#module:adopt)).
+    type: bool
+    default: false
+  backend:
+    description: The iptables backend (as O(crossnet.routed.masquerade#module:backend)).
+    type: str
+    choices: [auto, nft, legacy]
+    default: auto
+  state_dir:
+    description: Directory of the collection's state files.
+    type: path
+    default: /var/lib/crossnet
+  lock_path:
+    description: The file locked for the length of the run.
+    type: path
+    default: /run/lock/crossnet.host_network.lock
+  lock_timeout:
+    description: Seconds to wait for another run's lock before failing.
+    type: int
+    default: 60
+  lock_owner:
+    description: A name for this run, written into the lock file for other runs' messages.
+    type: str
+requirements:
+  - pyroute2 (0.7 or later)
+  - netaddr
+  - iptables (nft or legacy)
+extends_documentation_fragment:
+  - crossnet.routed.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Later steps predict on top of what earlier steps would have done (a namespace not
+      created yet is a pair to create, not an error).
+  diff_mode:
+    support: full
+    details: One diff per step that has something to show, headed by the step's name.
+  platform:
+    support: full
+    platforms: linux
+seealso:
+  - module: crossnet.routed.forwarding
+  - module: crossnet.routed.netns
+  - module: crossnet.routed.veth_pair
+  - module: crossnet.routed.host_route
+  - module: crossnet.routed.proxy_arp
+  - module: crossnet.routed.masquerade
+author:
+  - crossnet.routed contributors (@crossnet)
+"""
+
+EXAMPLES = r"""
+- name: Two containers on this host, a peer host's containers behind 192.168.9.4
+  crossnet.routed.host_network:
+    namespaces: [web1, db1]
+    veth_pairs:
+      - {netns: web1, addresses: [10.1.0.1], gateway: 169.254.1.1, mtu: 1500}
+      - {netns: db1, addresses: [10.1.0.2], gateway: 169.254.1.1, mtu: 1500}
+    routes:
+      - {dest: 10.1.0.1/32, dev: cnr4f2a9c01be7}
+      - {dest: 10.1.0.2/32, dev: cnr0b1e5d77a42}
+      - {dest: 10.2.0.0/24, gateway: 192.168.9.4, dev: eth0}
+    proxy_arp_interfaces: [cnr4f2a9c01be7, cnr0b1e5d77a42]
+    container_networks: [10.1.0.1/32, 10.1.0.2/32]
+    masquerade_sources: [10.1.0.1/32, 10.1.0.2/32]
+    masquerade_exclude: [10.1.0.0/24, 10.2.0.0/24]
+
+- name: Remove everything the collection created on the host
+  crossnet.routed.host_network:
+    state: absent
+"""
+
+RETURN = r"""
+steps:
+  description: The result of each step that ran, by module name, as that module returns it.
+  returned: always
+  type: dict
+  sample:
+    netns: {changed: true, namespaces: [web1, db1], created: [web1, db1], removed: [], adopted: []}
+changed_steps:
+  description: The steps that changed the host (in check mode, would have).
+  returned: always
+  type: list
+  elements: str
+  sample: [netns, veth_pair]
+failed_step:
+  description: The step that failed.
+  returned: failure
+  type: str
+  sample: veth_pair
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.crossnet.routed.plugins.module_utils import requirements
+from ansible_collections.crossnet.routed.plugins.module_utils import (
+    forwarding, hostlock, masquerade, netns, routes, sysctl, veth)
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+
+
+def steps(module):
+    """(name, function of (check_mode, diff) -> result) in the order they run."""
+    p = module.params
+    common = {"adopt": p["adopt"], "state_dir": p["state_dir"], "backend": p["backend"]}
+    if p["state"] == "absent":
+        return [
+            ("masquerade", lambda cm, d: masquerade.run(module, dict(common, state="absent"), cm, d)),
+            ("host_route", lambda cm, d: routes.run(dict(common, routes=[], state="present", purge=True), cm, d)),
+            # namespaces first: the kernel then removes their pairs in bulk
+            ("netns", lambda cm, d: netns.run(dict(common, names=[], state="present", purge=True), cm, d)),
+            ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=[], state="present", purge=True), cm, d)),
+            ("forwarding", lambda cm, d: forwarding.run(
+                module, dict(common, state="absent", sysctl_file=forwarding.DEFAULT_SYSCTL_FILE), cm, d)),
+        ]
+    networks = p["container_networks"] if p["namespaces"] else []
+    return [
+        ("forwarding", lambda cm, d: forwarding.run(
+            module, dict(common, container_networks=networks, sysctl_file=forwarding.DEFAULT_SYSCTL_FILE,
+                         state="present" if p["namespaces"] else "absent"), cm, d)),
+        ("netns", lambda cm, d: netns.run(dict(common, names=p["namespaces"], state="present", purge=True), cm, d)),
+        ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=p["veth_pairs"], state="present", purge=True),
+                                             cm, d)),
+        ("host_route", lambda cm, d: routes.run(dict(common, routes=p["routes"], state="present", purge=True),
+                                                cm, d, keep=p["routes_keep"])),
+        ("proxy_arp", lambda cm, d: sysctl.run(dict(interfaces=p["proxy_arp_interfaces"], rp_filter=True,
+                                                    state="present"), cm, d)),
+        ("masquerade", lambda cm, d: masquerade.run(
+            module, dict(common, sources=p["masquerade_sources"], exclude=p["masquerade_exclude"],
+                         state="present" if p["masquerade_sources"] else "absent"), cm, d)),
+    ]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            namespaces=dict(type="list", elements="str", default=[]),
+            veth_pairs=dict(type="list", elements="dict", default=[]),
+            routes=dict(type="list", elements="dict", default=[]),
+            routes_keep=dict(type="list", elements="str", default=[]),
+            proxy_arp_interfaces=dict(type="list", elements="str", default=[]),
+            container_networks=dict(type="list", elements="str", default=[]),
+            masquerade_sources=dict(type="list", elements="str", default=[]),
+            masquerade_exclude=dict(type="list", elements="str", default=[]),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            adopt=dict(type="bool", default=False),
+            backend=dict(type="str", choices=["auto", "nft", "legacy"], default="auto"),
+            state_dir=dict(type="path", default="/var/lib/crossnet"),
+            lock_path=dict(type="path", default=hostlock.DEFAULT_PATH),
+            lock_timeout=dict(type="int", default=60),
+            lock_owner=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    requirements.require(module, "pyroute2", "netaddr")
+    p = module.params
+    results, diffs, changed_steps = {}, [], []
+    try:
+        with hostlock.held(p["lock_path"], p["lock_timeout"], p["lock_owner"]):
+            for name, step in steps(module):
+                try:
+                    result = step(module.check_mode, module._diff)
+                except StepFailed as exc:
+                    module.fail_json(msg="%s: %s" % (name, exc), failed_step=name, steps=results,
+                                     changed_steps=changed_steps, changed=bool(changed_steps))
+                diff = result.pop("diff", None)
+                if result["changed"]:
+                    changed_steps.append(name)
+                    if diff:
+                        diffs.append(dict(diff, before_header=diff.get("before_header", name),
+                                          after_header=diff.get("after_header", name)))
+                results[name] = result
+    except hostlock.Busy as busy:
+        module.fail_json(msg=hostlock.describe(busy), holder=busy.holder)
+    except hostlock.Unusable as exc:
+        module.fail_json(msg=str(exc))
+    out = dict(changed=bool(changed_steps), steps=results, changed_steps=changed_steps)
+    if module._diff:
+        out["diff"] = diffs
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""crossnet.routed.host_network against the kernel, inside a sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+LOCK = "/run/lock/crossnet.host_network.lock"  # the default, in the sandbox's private /run/lock
+PLAN = {
+    "namespaces": ["chn-a", "chn-b"],
+    "veth_pairs": [
+        {"netns": "chn-a", "host_ifname": "chnva", "addresses": ["10.7.0.1/32"], "gateway": "169.254.1.1",
+         "mtu": 1500},
+        {"netns": "chn-b", "host_ifname": "chnvb", "addresses": ["10.7.0.2/32"], "gateway": "169.254.1.1",
+         "mtu": 1500},
+    ],
+    "routes": [{"dest": "10.7.0.1/32", "dev": "chnva", "scope": "link"},
+               {"dest": "10.7.0.2/32", "dev": "chnvb", "scope": "link"}],
+    "proxy_arp_interfaces": ["chnva", "chnvb"],
+    "container_networks": ["10.7.0.0/30"],
+    "masquerade_sources": ["10.7.0.0/30"],
+    "masquerade_exclude": ["10.7.0.0/30"],
+}
+ALL_STEPS = ["forwarding", "netns", "veth_pair", "host_route", "proxy_arp", "masquerade"]
+
+
+def census(box):
+    """What the collection can have made in the sandbox, as plain data."""
+    netns = sorted(line.split()[0] for line in box.run(["ip", "netns", "list"]).stdout.splitlines())
+    veths = sorted(link["ifname"] for link in json.loads(box.run(["ip", "-j", "link", "show", "type", "veth"]).stdout))
+    routes = sorted(r["dst"] for r in json.loads(box.run(["ip", "-j", "-4", "route", "show", "proto", "157"]).stdout))
+    container = {}
+    for name in netns:
+        inside = json.loads(box.netns_run(name, ["ip", "-j", "-4", "route", "show", "proto", "157"]).stdout)
+        container[name] = sorted(r["dst"] for r in inside)
+    proxy = {}
+    for veth in veths:
+        proxy[veth] = box.run(["cat", "/proc/sys/net/ipv4/conf/%s/proxy_arp" % veth]).stdout.strip()
+    nat = box.run(["iptables-save", "-t", "nat"]).stdout
+    return {"netns": netns, "veths": veths, "routes": routes, "container_routes": container, "proxy_arp": proxy,
+            "masquerade": "CROSSNET-POSTROUTING" in nat,
+            "ip_forward": box.run(["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.strip(),
+            "state_files": sorted(box.run(["ls", "/var/lib/crossnet"]).stdout.split())}
+
+
+def test_converge_rerun_and_teardown(sandbox):
+    pristine = census(sandbox)
+    predicted = sandbox.run_module("host_network", PLAN, check=True, diff=True)
+    assert not predicted["failed"], predicted.get("msg")
+    assert predicted["changed"] and predicted["changed_steps"] == ALL_STEPS, predicted["changed_steps"]
+    assert census(sandbox) == pristine, "check mode changed the host"
+
+    done = sandbox.run_module("host_network", PLAN, diff=True)
+    assert not done["failed"], done.get("msg")
+    assert done["changed_steps"] == ALL_STEPS
+    headers = [d["before_header"] for d in done["diff"]]
+    assert headers[:3] == ["forwarding", "netns", "veth_pair"] and len(headers) == len(ALL_STEPS), headers
+    now = census(sandbox)
+    assert sorted(now["netns"]) == ["chn-a", "chn-b"]
+    assert now["veths"] == ["chnva", "chnvb"]
+    assert now["routes"] == ["10.7.0.1", "10.7.0.2"]
+    assert now["container_routes"] == {"chn-a": ["169.254.1.1", "default"], "chn-b": ["169.254.1.1", "default"]}
+    assert now["proxy_arp"] == {"chnva": "1", "chnvb": "1"}
+    assert now["masquerade"] and now["ip_forward"] == "1"
+
+    again = sandbox.run_module("host_network", PLAN)
+    assert not again["failed"] and not again["changed"], again["changed_steps"]
+
+    # one container fewer: every step purges what is no longer listed
+    smaller = dict(PLAN, namespaces=["chn-a"], veth_pairs=PLAN["veth_pairs"][:1], routes=PLAN["routes"][:1],
+                   proxy_arp_interfaces=["chnva"])
+    shrunk = sandbox.run_module("host_network", smaller)
+    assert not shrunk["failed"], shrunk.get("msg")
+    # removing the namespace takes its pair down, and the kernel the route on the host end
+    assert "netns" in shrunk["changed_steps"], shrunk["changed_steps"]
+    for _ in range(50):  # the kernel removes the pair of a removed namespace asynchronously
+        if census(sandbox)["veths"] == ["chnva"]:
+            break
+        time.sleep(0.1)
+    now = census(sandbox)
+    assert sorted(now["netns"]) == ["chn-a"] and now["veths"] == ["chnva"] and now["routes"] == ["10.7.0.1"]
+
+    gone = sandbox.run_module("host_network", {"state": "absent"})
+    assert not gone["failed"] and gone["changed"], gone.get("msg")
+    for _ in range(50):
+        if census(sandbox)["veths"] == pristine["veths"]:
+            break
+        time.sleep(0.1)
+    after = census(sandbox)
+    assert after == pristine, "teardown left something: %s" % after
+    assert not sandbox.run_module("host_network", {"state": "absent"})["changed"]
+
+
+def test_failing_step_is_named_and_later_steps_do_not_run(sandbox):
+    # the pair's namespace is not listed: netns purges nothing, veth_pair cannot find it
+    bad = dict(PLAN, namespaces=["chn-a"])
+    result = sandbox.run_module("host_network", bad)
+    assert result["failed"] and result["failed_step"] == "veth_pair", result
+    assert result["msg"].startswith("veth_pair: ") and "chn-b" in result["msg"], result["msg"]
+    assert result["changed_steps"] == ["forwarding", "netns"], result["changed_steps"]
+    assert "host_route" not in result["steps"]
+    routes = json.loads(sandbox.run(["ip", "-j", "-4", "route", "show", "proto", "157"]).stdout)
+    assert routes == [], "a step after the failed one ran: %s" % routes
+
+
+def test_a_second_run_waits_for_the_lock_then_fails_naming_the_holder(sandbox):
+    holder = subprocess.Popen(["nsenter", "-t", str(sandbox.pid), "-n", "-m", "--", "flock", "-o",
+                               LOCK, "sh", "-c", 'echo \'{"owner": "other-run", "pid": 4242}\' > "$0"; sleep 60',
+                               LOCK], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while "other-run" not in sandbox.run(["cat", LOCK]).stdout and time.monotonic() < deadline:
+            time.sleep(0.1)
+        start = time.monotonic()
+        result = sandbox.run_module("host_network", dict(PLAN, lock_timeout=2))
+        waited = time.monotonic() - start
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert result["failed"], result
+    assert "another crossnet run holds this host" in result["msg"] and "other-run" in result["msg"], result["msg"]
+    assert waited >= 2, "it did not wait for the lock"
+    assert sandbox.run(["ip", "netns", "list"]).stdout.strip() == "", "it changed the host without the lock"
+    # the lock dies with its holder: the next run goes ahead
+    after = sandbox.run_module("host_network", dict(PLAN, lock_timeout=5))
+    assert not after["failed"] and after["changed"], after.get("msg")
