@@ -9,7 +9,8 @@ are detected, never version strings (Debian's build reports ``__version__ == "un
 A socket for a named namespace is opened by entering the namespace with setns(2) in this
 thread, creating the socket, and going back: a netlink socket stays bound to the namespace it
 was created in.  pyroute2's own ``IPRoute(netns=...)`` forks a helper per socket (and creates
-a missing namespace unless told otherwise); we want neither.
+a missing namespace unless told otherwise); we want neither.  The sockets are ``rtnl.RTNL``:
+pyroute2's messages over a blocking socket, without the event loop 0.9's ``IPRoute`` runs per call.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import traceback
 
 from ansible_collections.crossnet.routed.plugins.module_utils.nsfs import (  # noqa: F401 pylint: disable=unused-import
     NamespaceMissing, entered, netns_exists, netns_path)
+from ansible_collections.crossnet.routed.plugins.module_utils.rtnl import RTNL
 
 try:
-    from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError  # pylint: disable=unused-import
 except ImportError:
     HAS_PYROUTE2 = False
@@ -46,16 +47,8 @@ EADDRNOTAVAIL = errno.EADDRNOTAVAIL
 
 
 # -- sockets ---------------------------------------------------------------------------------
-def _open_iproute():
-    try:
-        # 0.9.x subscribes to multicast groups by default; we only ask and answer.
-        return IPRoute(groups=0)
-    except TypeError:
-        return IPRoute()
-
-
 class Sockets:
-    """One IPRoute per namespace for the duration of a module run.
+    """One RTNL socket (the IPRoute calls we use) per namespace for the duration of a module run.
 
     ``sockets[None]`` is the namespace the module runs in ("the host"), ``sockets["c1"]`` the
     named namespace c1 (``NamespaceMissing`` when it does not exist).
@@ -67,10 +60,10 @@ class Sockets:
     def __getitem__(self, netns):
         if netns not in self._open:
             if netns is None:
-                self._open[None] = _open_iproute()
+                self._open[None] = RTNL()
             else:
                 with entered(netns):
-                    self._open[netns] = _open_iproute()
+                    self._open[netns] = RTNL()
         return self._open[netns]
 
     def forget(self, netns):
