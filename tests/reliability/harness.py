@@ -76,6 +76,11 @@ class Run:
     def changed_tasks(self, host=None):
         return [e for e in self.events if e["changed"] and (host is None or e["host"] == host)]
 
+    def changed_steps(self, host=None):
+        """What changed, by module: host_network's steps, or the module of any other task."""
+        return [step for e in self.changed_tasks(host)
+                for step in (e.get("changed_steps") or [e["action"].split(".")[-1]])]
+
     def tasks(self, action=None, host=None):
         """Events of tasks whose module name ends with ``action`` (e.g. 'veth_pair')."""
         return [e for e in self.events

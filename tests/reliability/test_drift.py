@@ -52,7 +52,7 @@ def test_one_rerun_repairs_drift(converged_lab, case):
 
     run = lab.playbook()
     assert run.rc == 0, "the repair run failed: %s" % run.describe()
-    repaired_by = [e["action"].split(".")[-1] for e in run.changed_tasks(host)]
+    repaired_by = run.changed_steps(host)
     assert module in repaired_by, "%s did not report changed on %s (changed: %s)\n%s" % (
         module, host, repaired_by, run.describe())
     left = lab.normalized_diff(lab.converged)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
-from harness import wait_for
+from harness import read_events, wait_for
 
 LAB_NAME = "xrfault"
 TOPOLOGY = "faults.yml"
 HOST1_CONTAINERS = 12
-LOCK = "/run/lock/crossnet.lock"
+LOCK = "/run/lock/crossnet.host_network.lock"
+PAUSED = "/tmp/xr-paused"
 VENV_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                            ".venv", "bin", "python")
 
@@ -47,10 +49,28 @@ monitor.kill()
 sys.exit(code if code >= 0 else 128 - code)
 '''
 
-# Sleeps before every module of host1, so that a run holds host1's lease for a while.
-SLOW = '''#!/bin/sh
-sleep 2
-exec %(real)s "$@"
+# Like KILLER, but the first time a host-side veth appears it freezes the module (which then
+# holds host1's lock, half-way through its changes) and writes its pid to /tmp/xr-paused; the
+# test thaws it with SIGCONT.  Later calls run normally.
+PAUSER = r'''#!/usr/bin/python3
+import os, select, signal, subprocess, sys, time
+REAL = %(real)r
+MARK = "/tmp/xr-paused"
+if os.path.exists(MARK):
+    os.execv(REAL, [REAL] + sys.argv[1:])
+monitor = subprocess.Popen(["ip", "monitor", "link"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+time.sleep(0.3)
+child = subprocess.Popen([REAL] + sys.argv[1:])
+while child.poll() is None:
+    ready, _, _ = select.select([monitor.stdout], [], [], 0.05)
+    if ready and " cnr" in monitor.stdout.readline():
+        os.kill(child.pid, signal.SIGSTOP)
+        with open(MARK, "w") as handle:
+            handle.write("%%d\n" %% child.pid)
+        break
+monitor.kill()
+code = child.wait()
+sys.exit(code if code >= 0 else 128 - code)
 '''
 
 
@@ -111,6 +131,10 @@ def test_unreachable_host_with_facts_derived_node_address(fresh_lab, reference):
     assert lab.normalized()["host1"] == reference["host1"], "host1 did not converge while host2 was down"
 
 
+def lock_held(lab, host="host1"):
+    return lab.run(host, ["flock", "--nonblock", LOCK, "true"]).returncode != 0
+
+
 def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
     lab = fresh_lab
     lab.run("host1", ["rm", "-f", "/tmp/xr-killed"], check=True)
@@ -118,13 +142,13 @@ def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
     try:
         run = lab.playbook(overrides={"host1": {"ansible_python_interpreter": killer}})
         made = lab.run("host1", ["cat", "/tmp/xr-killed"]).stdout.strip()
-        assert made, "the veth_pair module was never killed: %s" % run.describe()
+        assert made, "the host_network module was never killed: %s" % run.describe()
         assert 1 <= int(made) < HOST1_CONTAINERS, "killed after %s of %d pairs: not mid-apply" % (
             made, HOST1_CONTAINERS)
         assert run.rc != 0, run.describe()
         failed = [e for e in run.tasks(host="host1") if e["status"] == "failed"]
-        assert [e["action"].split(".")[-1] for e in failed] == ["veth_pair"], run.describe()
-        assert lab.run("host1", ["test", "-e", LOCK]).returncode != 0, "the killed run left host1's lease behind"
+        assert [e["action"].split(".")[-1] for e in failed] == ["host_network"], run.describe()
+        assert not lock_held(lab), "the killed run left host1 locked"
 
         repair = lab.playbook()
         assert repair.rc == 0, "the run after the kill failed: %s" % repair.describe()
@@ -135,58 +159,79 @@ def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
         raise
 
 
+def start_paused_run(lab, tag):
+    """A run whose host_network on host1 is frozen half-way, holding host1's lock: (handle, pid)."""
+    lab.run("host1", ["rm", "-f", PAUSED], check=True)
+    pauser = install(lab, "host1", "/tmp/xr-pauser-python", PAUSER % {"real": VENV_PYTHON})
+    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": pauser}}, tag=tag)
+    pid = wait_for(lambda: lab.run("host1", ["cat", PAUSED]).stdout.strip(), timeout=120)
+    if not pid:
+        lab.finish(first)
+        raise AssertionError("the first run never reached host1's veths")
+    assert pid.isdigit(), "not a pid: %r" % pid
+    assert lock_held(lab), "the frozen module does not hold host1's lock"
+    return first, pid
+
+
+def thaw(lab, pid):
+    lab.run("host1", ["kill", "-CONT", pid])
+
+
 def test_two_runs_at_once_are_kept_apart(fresh_lab, reference):
     lab = fresh_lab
-    slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
-    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": slow}}, tag="first")
+    first, pid = start_paused_run(lab, "first")
     try:
-        assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120), \
-            "the first run never took host1's lease"
         holder = lab.run("host1", ["cat", LOCK], check=True).stdout
+        frozen = lab.normalized()["host1"]
         second = lab.playbook(extra_vars={"crossnet_lock_timeout": 3})
+        untouched = lab.normalized()["host1"] == frozen
     finally:
+        thaw(lab, pid)
         first_run = lab.finish(first)
     assert first_run.rc == 0, "the first run failed: %s" % first_run.describe()
-    assert second.rc != 0, "the second run did not wait for the lease: %s" % second.describe()
+    assert second.rc != 0, "the second run did not wait for the lock: %s" % second.describe()
     failed = [e for e in second.tasks(host="host1") if e["status"] == "failed"]
-    assert [e["action"].split(".")[-1] for e in failed] == ["run_lock"], second.describe()
+    assert [e["action"].split(".")[-1] for e in failed] == ["host_network"], second.describe()
     owner = __import__("json").loads(holder)["owner"]
     assert "another crossnet run" in failed[0]["msg"] and owner in failed[0]["msg"], failed[0]["msg"]
-    applied = [e for e in second.tasks(host="host1") if e["status"] == "ok"
-               and e["action"].split(".")[-1] in ("netns", "veth_pair", "host_route", "proxy_arp",
-                                                  "masquerade", "forwarding")]
-    assert not applied, "the second run changed host1 under the first run's lease: %s" % applied
+    assert untouched, "the second run changed host1 while the first held its lock"
     assert_converged(lab, reference)
 
 
 def test_a_waiting_run_goes_on_after_the_first(fresh_lab, reference):
     lab = fresh_lab
-    slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
-    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": slow}}, tag="holder")
+    first, pid = start_paused_run(lab, "holder")
     try:
-        assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120)
-        second = lab.playbook(extra_vars={"crossnet_lock_timeout": 240})
-    finally:
+        second = lab.start_playbook(extra_vars={"crossnet_lock_timeout": 240}, tag="waiter")
+        # the second run's preflight passed on host1: its next remote task waits for the lock
+        assert wait_for(lambda: any(e["host"] == "host1" and e["action"].split(".")[-1] == "preflight"
+                                    for e in read_events(second[1])), timeout=120), "the second run stalled"
+        time.sleep(3)
+        waiting = second[2].poll() is None and lock_held(lab)
+        thaw(lab, pid)
         first_run = lab.finish(first)
+        second_run = lab.finish(second)
+    finally:
+        thaw(lab, pid)
     assert first_run.rc == 0, first_run.describe()
-    assert second.rc == 0, "the waiting run failed: %s" % second.describe()
-    assert not second.changed_tasks("host1"), "the waiting run found work the first had done"
+    assert waiting, "the second run was not waiting for host1's lock when the first went on"
+    assert second_run.rc == 0, "the waiting run failed: %s" % second_run.describe()
+    assert not second_run.changed_tasks("host1"), "the waiting run found work the first had done"
     assert_converged(lab, reference)
 
 
-def test_lease_of_a_killed_controller_does_not_block(fresh_lab, reference):
+def test_run_of_a_killed_controller_does_not_block(fresh_lab, reference):
     lab = fresh_lab
-    slow = install(lab, "host1", "/tmp/xr-slow-python", SLOW % {"real": VENV_PYTHON})
-    first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": slow}}, tag="killed")
-    assert wait_for(lambda: lab.run("host1", ["test", "-e", LOCK]).returncode == 0, timeout=120)
+    first, pid = start_paused_run(lab, "killed")
     os.killpg(first[2].pid, signal.SIGKILL)
     lab.finish(first)
+    thaw(lab, pid)  # whatever became of the frozen module, it ends and the kernel drops its lock
     try:
-        run = lab.playbook(extra_vars={"crossnet_lock_timeout": 10})
+        run = lab.playbook(extra_vars={"crossnet_lock_timeout": 60})
         assert run.rc == 0, run.describe()
         assert_converged(lab, reference)
     except AssertionError:
-        lab.rebuild()  # the stale lease would block the cases after this one
+        lab.rebuild()
         raise
 
 

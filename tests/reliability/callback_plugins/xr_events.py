@@ -2,7 +2,7 @@
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test helper: one JSON line per task result in $XR_EVENTS_FILE (host, task, action, status,
-changed, msg), so the reliability cases can tell which task changed or failed on which host."""
+changed, msg, and host_network's changed_steps and failed_step), so the reliability cases can tell which task changed or failed on which host."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ class CallbackModule(CallbackBase):
             "status": status,
             "changed": bool(raw.get("changed", False)),
             "msg": raw.get("msg", ""),
+            # crossnet.routed.host_network runs several steps in one task: which ones changed, failed
+            "changed_steps": raw.get("changed_steps", []),
+            "failed_step": raw.get("failed_step"),
             "seconds": round(time.monotonic() - self._task_started, 3),
         }
         for key in ("results", "diff"):
