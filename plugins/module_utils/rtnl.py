@@ -22,6 +22,8 @@ from __future__ import annotations
 import socket
 import struct
 
+from ansible_collections.crossnet.routed.plugins.module_utils import nlreply
+
 try:
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL,
                                   NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsgerr)
@@ -35,8 +37,8 @@ except ImportError:  # the modules report it (module_utils.requirements); this f
     pass
 else:
     _FLAGS = {"add": NLM_F_CREATE | NLM_F_EXCL, "replace": NLM_F_CREATE | NLM_F_REPLACE, "set": 0, "del": 0, "get": 0}
-    _DECODERS = {RTM_NEWLINK: (ifinfmsg, "RTM_NEWLINK"), RTM_NEWADDR: (ifaddrmsg, "RTM_NEWADDR"),
-                 RTM_NEWROUTE: (rtmsg, "RTM_NEWROUTE"), RTM_NEWNEIGH: (ndmsg, "RTM_NEWNEIGH")}
+    _DECODERS = {RTM_NEWLINK: (ifinfmsg, "RTM_NEWLINK", "link"), RTM_NEWADDR: (ifaddrmsg, "RTM_NEWADDR", "addr"),
+                 RTM_NEWROUTE: (rtmsg, "RTM_NEWROUTE", "route"), RTM_NEWNEIGH: (ndmsg, "RTM_NEWNEIGH", "neigh")}
 
 AF_INET = socket.AF_INET
 IFF_UP = 0x1
@@ -50,6 +52,14 @@ RCVBUF = 1 << 20
 _TYPE = {"add": 0, "replace": 0, "set": 0, "del": 1, "get": 2}
 _LINK_NLAS = {"ifname": "IFLA_IFNAME", "mtu": "IFLA_MTU", "ifalias": "IFLA_IFALIAS", "net_ns_fd": "IFLA_NET_NS_FD"}
 _EMPTY = bytearray()
+
+
+def _full_decoder(cls):
+    def decode(raw):
+        msg = cls(raw)
+        msg.decode()
+        return msg
+    return decode
 
 
 def _message(cls, base, command, fields, attrs):
@@ -207,8 +217,7 @@ class RTNL:
                         raise NetlinkDumpInterrupted()
                     return replies
                 if kind in _DECODERS:
-                    cls, event = _DECODERS[kind]
-                    msg = cls(data, offset=start)
-                    msg.decode()
+                    cls, event, family = _DECODERS[kind]
+                    msg = nlreply.Reply(family, data, start, _full_decoder(cls))
                     msg["event"] = event  # as IPRoute names it
                     replies.append(msg)
