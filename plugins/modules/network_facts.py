@@ -27,6 +27,29 @@ options:
       - The interface to describe.  Default is the interface of the default IPv4 route; a host
         without one gets no interface entry.
     type: str
+  preflight:
+    description:
+      - Also run the checks of M(crossnet.routed.preflight) with these arguments, in the same
+        module run, and return their outcome in RV(preflight).  The module does not fail when
+        a check fails: the caller decides (the C(container_network) role stops every host).
+    type: dict
+    suboptions:
+      host:
+        description: This host's name in messages.
+        type: str
+      uplink:
+        description: As O(crossnet.routed.preflight#module:uplink).
+        type: str
+        required: true
+      node_address:
+        description: As O(crossnet.routed.preflight#module:node_address).
+        type: str
+        required: true
+      peers:
+        description: As O(crossnet.routed.preflight#module:peers), a list of C({host, address}).
+        type: list
+        elements: dict
+        default: []
 extends_documentation_fragment:
   - crossnet.routed.attributes
 attributes:
@@ -63,22 +86,54 @@ ansible_facts:
       macaddress: "0a:58:c0:a8:09:03"
       ipv4: {address: 192.168.9.3, netmask: 255.255.255.0, network: 192.168.9.0, prefix: "24"}
       ipv4_secondaries: []
+preflight:
+  description:
+    - With O(preflight), what was checked (C(checked), the arguments as given), the problems
+      found (C(errors), empty when every check passed) and what the checks looked up.
+  returned: when O(preflight) is given
+  type: dict
+  sample:
+    checked: {uplink: eth0, node_address: 192.168.9.3, peers: [{host: host2, address: 192.168.9.4}]}
+    errors: []
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink, preflight
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(uplink=dict(type="str")), supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(
+            uplink=dict(type="str"),
+            preflight=dict(type="dict", options=dict(
+                host=dict(type="str"),
+                uplink=dict(type="str", required=True),
+                node_address=dict(type="str", required=True),
+                peers=dict(type="list", elements="dict", default=[], options=dict(
+                    host=dict(type="str", required=True),
+                    address=dict(type="str", required=True),
+                )),
+            )),
+        ),
+        supports_check_mode=True,
+    )
     requirements.require(module, "pyroute2", "netaddr")
     from ansible_collections.crossnet.routed.plugins.module_utils import hostfacts
 
+    wanted = module.params["preflight"]
+    result = {}
     with netlink.Sockets() as sockets:
         facts = hostfacts.gather(sockets[None], module.params["uplink"])
-    module.exit_json(changed=False, ansible_facts=facts)
+        if wanted is not None:
+            checked = {key: wanted[key] for key in ("uplink", "node_address", "peers")}
+            looked_up, errors = preflight.check(sockets[None], wanted["host"] or os.uname().nodename,
+                                                wanted["uplink"], wanted["node_address"], wanted["peers"])
+            result["preflight"] = dict(looked_up, checked=checked, errors=errors)
+    module.exit_json(changed=False, ansible_facts=facts, **result)
 
 
 if __name__ == "__main__":

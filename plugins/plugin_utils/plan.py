@@ -492,6 +492,27 @@ def _unresolved_reason(host, peer):
             % (peer.unresolved, peer.node_address, host.name, host.uplink))
 
 
+def explicit_preflight(hosts, name):
+    """The plan's ``preflight`` for host ``name`` when the inventory alone decides it, else None.
+
+    That is when ``name`` has ``crossnet_uplink`` and every host a valid
+    ``crossnet_node_address``: the role then checks it while it gathers the facts, one task
+    earlier and one task fewer.  ``hosts`` as for network_plan, in the same order.
+    """
+    uplink = (hosts.get(name) or {}).get("crossnet_uplink")
+    if not isinstance(uplink, str) or not uplink:
+        return None
+    addresses = {}
+    for host, variables in hosts.items():
+        text = variables.get("crossnet_node_address") if isinstance(variables, dict) else None
+        address, error = parse_address(text) if isinstance(text, str) else (None, "missing")
+        if error:
+            return None
+        addresses[host] = str(address)
+    return {"uplink": uplink, "node_address": addresses[name],
+            "peers": [{"host": host, "address": address} for host, address in addresses.items() if host != name]}
+
+
 def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
     """Plan every host of the container network.
 
