@@ -43,3 +43,24 @@ def test_default_route_picks_the_uplink(sandbox):
     assert facts["default_ipv4"]["gateway"] == "10.7.0.1"
     assert facts["default_ipv4"]["address"] == "10.7.0.2"
     assert facts["wan0"]["ipv4"]["address"] == "10.7.0.2" and "alt0" not in facts
+
+
+def test_preflight_with_the_facts_reports_without_failing(sandbox):
+    _up(sandbox,
+        ["ip", "link", "add", "up-0", "type", "veth", "peer", "name", "up0p"],
+        ["ip", "addr", "add", "192.168.9.3/24", "dev", "up-0"],
+        ["ip", "link", "set", "up-0", "up"], ["ip", "link", "set", "up0p", "up"])
+    wanted = {"host": "host1", "uplink": "up-0", "node_address": "192.168.9.3",
+              "peers": [{"host": "host2", "address": "192.168.9.4"}, {"host": "host3", "address": "10.99.0.4"}]}
+    result = sandbox.run_module("network_facts", {"uplink": "up-0", "preflight": wanted})
+    assert result["failed"] is False, result.get("msg")
+    assert result["ansible_facts"]["up_0"]["ipv4"]["address"] == "192.168.9.3"
+    checked = dict(wanted)
+    del checked["host"]
+    assert result["preflight"]["checked"] == checked
+    errors = result["preflight"]["errors"]
+    assert len(errors) == 1 and "host3" in errors[0] and "10.99.0.4" in errors[0], errors
+
+    fine = dict(wanted, peers=wanted["peers"][:1])
+    assert sandbox.run_module("network_facts", {"uplink": "up-0", "preflight": fine})["preflight"]["errors"] == []
+    assert "preflight" not in sandbox.run_module("network_facts", {"uplink": "up-0"})
