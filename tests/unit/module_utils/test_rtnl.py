@@ -87,6 +87,9 @@ REQUESTS = {
 
 
 def wire(msg, seq=0, port=0):
+    """The bytes of one of our requests, or of a pyroute2 message (to play a kernel reply)."""
+    if isinstance(msg, rtnl.Request):
+        return msg.wire(seq, port)
     msg["header"]["sequence_number"] = seq
     msg["header"]["pid"] = port
     msg.encode()
