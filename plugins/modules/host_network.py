@@ -15,7 +15,7 @@ description:
     M(crossnet.routed.netns), M(crossnet.routed.veth_pair), M(crossnet.routed.host_route),
     M(crossnet.routed.proxy_arp) and M(crossnet.routed.masquerade) do as separate tasks, in that
     order, with the same code, the same ownership marks and the same checks.  This is what the
-    role C(crossnet.routed.container_network) runs: one task per host instead of six, which
+    role C(crossnet.routed.container_network) runs, one task per host instead of six, which
     matters when a run's cost is mostly the per-task overhead of Ansible.
   - With O(state=present), every step purges what the collection created earlier and the
     options no longer list.  With O(state=absent), the steps run in reverse and remove

@@ -31,7 +31,7 @@ options:
     description:
       - Also run the checks of M(crossnet.routed.preflight) with these arguments, in the same
         module run, and return their outcome in RV(preflight).  The module does not fail when
-        a check fails: the caller decides (the C(container_network) role stops every host).
+        a check fails; the caller decides (the C(container_network) role stops every host).
     type: dict
     suboptions:
       host:
@@ -46,10 +46,19 @@ options:
         type: str
         required: true
       peers:
-        description: As O(crossnet.routed.preflight#module:peers), a list of C({host, address}).
+        description: As O(crossnet.routed.preflight#module:peers).
         type: list
         elements: dict
         default: []
+        suboptions:
+          host:
+            description: The peer's name, for messages.
+            type: str
+            required: true
+          address:
+            description: The peer's node address.
+            type: str
+            required: true
 extends_documentation_fragment:
   - crossnet.routed.attributes
 attributes:

@@ -30,6 +30,12 @@ PLAN = {
 ALL_STEPS = ["forwarding", "netns", "veth_pair", "host_route", "proxy_arp", "masquerade"]
 
 
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def census(box):
     """What the collection can have made in the sandbox, as plain data."""
     netns = sorted(line.split()[0] for line in box.run(["ip", "netns", "list"]).stdout.splitlines())
@@ -79,19 +85,13 @@ def test_converge_rerun_and_teardown(sandbox):
     assert not shrunk["failed"], shrunk.get("msg")
     # removing the namespace takes its pair down, and the kernel the route on the host end
     assert "netns" in shrunk["changed_steps"], shrunk["changed_steps"]
-    for _ in range(50):  # the kernel removes the pair of a removed namespace asynchronously
-        if census(sandbox)["veths"] == ["chnva"]:
-            break
-        time.sleep(0.1)
+    wait_until(lambda: census(sandbox)["veths"] == ["chnva"])  # the kernel removes the pair later
     now = census(sandbox)
     assert sorted(now["netns"]) == ["chn-a"] and now["veths"] == ["chnva"] and now["routes"] == ["10.7.0.1"]
 
     gone = sandbox.run_module("host_network", {"state": "absent"})
     assert not gone["failed"] and gone["changed"], gone.get("msg")
-    for _ in range(50):
-        if census(sandbox)["veths"] == pristine["veths"]:
-            break
-        time.sleep(0.1)
+    wait_until(lambda: census(sandbox)["veths"] == pristine["veths"])
     after = census(sandbox)
     assert after == pristine, "teardown left something: %s" % after
     assert not sandbox.run_module("host_network", {"state": "absent"})["changed"]

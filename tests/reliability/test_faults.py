@@ -164,7 +164,11 @@ def start_paused_run(lab, tag):
     lab.run("host1", ["rm", "-f", PAUSED], check=True)
     pauser = install(lab, "host1", "/tmp/xr-pauser-python", PAUSER % {"real": VENV_PYTHON})
     first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": pauser}}, tag=tag)
-    pid = wait_for(lambda: lab.run("host1", ["cat", PAUSED]).stdout.strip(), timeout=120)
+
+    def paused_pid():
+        return lab.run("host1", ["cat", PAUSED]).stdout.strip()
+
+    pid = wait_for(paused_pid, timeout=120)
     if not pid:
         lab.finish(first)
         raise AssertionError("the first run never reached host1's veths")

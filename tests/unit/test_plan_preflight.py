@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from test_plan import facts  # noqa: F401 pylint: disable=unused-import  (makes the collection importable)
+from test_plan import facts  # importing test_plan also makes the collection importable
 
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (  # noqa: E402
     explicit_preflight,
