@@ -24,12 +24,15 @@ VENV_PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pa
                            ".venv", "bin", "python")
 
 # Runs every module of host1 through the real interpreter, but the first time a host-side veth
-# ("cnr...") appears while a module runs, freezes that module, counts the veths made so far,
-# SIGKILLs it and writes the count to /tmp/xr-killed.  Later calls run normally.
-KILLER = r'''#!/usr/bin/python3
+# ("cnr...") appears while a module runs, freezes that module (SIGSTOP) and writes to MARK either
+# the number of veths made so far, after SIGKILLing it (kill), or its pid, leaving it frozen
+# half-way through its changes and holding host1's lock for the test to thaw (pause).  Calls
+# after that run normally.
+WATCHER = r'''#!/usr/bin/python3
 import os, select, signal, subprocess, sys, time
 REAL = %(real)r
-MARK = "/tmp/xr-killed"
+MARK = %(mark)r
+KILL = %(kill)r
 if os.path.exists(MARK):
     os.execv(REAL, [REAL] + sys.argv[1:])
 monitor = subprocess.Popen(["ip", "monitor", "link"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
@@ -39,39 +42,20 @@ while child.poll() is None:
     ready, _, _ = select.select([monitor.stdout], [], [], 0.05)
     if ready and " cnr" in monitor.stdout.readline():
         os.kill(child.pid, signal.SIGSTOP)
-        made = len([n for n in os.listdir("/sys/class/net") if n.startswith("cnr")])
-        os.kill(child.pid, signal.SIGKILL)
+        if KILL:
+            note = len([n for n in os.listdir("/sys/class/net") if n.startswith("cnr")])
+            os.kill(child.pid, signal.SIGKILL)
+        else:
+            note = child.pid
         with open(MARK, "w") as handle:
-            handle.write("%%d\n" %% made)
-        break
-code = child.wait()
-monitor.kill()
-sys.exit(code if code >= 0 else 128 - code)
-'''
-
-# Like KILLER, but the first time a host-side veth appears it freezes the module (which then
-# holds host1's lock, half-way through its changes) and writes its pid to /tmp/xr-paused; the
-# test thaws it with SIGCONT.  Later calls run normally.
-PAUSER = r'''#!/usr/bin/python3
-import os, select, signal, subprocess, sys, time
-REAL = %(real)r
-MARK = "/tmp/xr-paused"
-if os.path.exists(MARK):
-    os.execv(REAL, [REAL] + sys.argv[1:])
-monitor = subprocess.Popen(["ip", "monitor", "link"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-time.sleep(0.3)
-child = subprocess.Popen([REAL] + sys.argv[1:])
-while child.poll() is None:
-    ready, _, _ = select.select([monitor.stdout], [], [], 0.05)
-    if ready and " cnr" in monitor.stdout.readline():
-        os.kill(child.pid, signal.SIGSTOP)
-        with open(MARK, "w") as handle:
-            handle.write("%%d\n" %% child.pid)
+            handle.write("%%d\n" %% note)
         break
 monitor.kill()
 code = child.wait()
 sys.exit(code if code >= 0 else 128 - code)
 '''
+KILLER = {"real": VENV_PYTHON, "mark": "/tmp/xr-killed", "kill": True}
+PAUSER = {"real": VENV_PYTHON, "mark": PAUSED, "kill": False}
 
 
 def install(lab, host, path, text):
@@ -138,7 +122,7 @@ def lock_held(lab, host="host1"):
 def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
     lab = fresh_lab
     lab.run("host1", ["rm", "-f", "/tmp/xr-killed"], check=True)
-    killer = install(lab, "host1", "/tmp/xr-killer-python", KILLER % {"real": VENV_PYTHON})
+    killer = install(lab, "host1", "/tmp/xr-killer-python", WATCHER % KILLER)
     try:
         run = lab.playbook(overrides={"host1": {"ansible_python_interpreter": killer}})
         made = lab.run("host1", ["cat", "/tmp/xr-killed"]).stdout.strip()
@@ -162,7 +146,7 @@ def test_module_killed_mid_apply_is_repaired_by_next_run(fresh_lab, reference):
 def start_paused_run(lab, tag):
     """A run whose host_network on host1 is frozen half-way, holding host1's lock: (handle, pid)."""
     lab.run("host1", ["rm", "-f", PAUSED], check=True)
-    pauser = install(lab, "host1", "/tmp/xr-pauser-python", PAUSER % {"real": VENV_PYTHON})
+    pauser = install(lab, "host1", "/tmp/xr-pauser-python", WATCHER % PAUSER)
     first = lab.start_playbook(overrides={"host1": {"ansible_python_interpreter": pauser}}, tag=tag)
 
     def paused_pid():
