@@ -16,7 +16,6 @@ pyroute2's messages over a blocking socket, without the event loop 0.9's ``IPRou
 from __future__ import annotations
 
 import errno
-import traceback
 
 from ansible_collections.crossnet.routed.plugins.module_utils.nsfs import (  # noqa: F401 pylint: disable=unused-import
     NamespaceMissing, entered, netns_exists, netns_path)
@@ -24,18 +23,12 @@ from ansible_collections.crossnet.routed.plugins.module_utils.rtnl import RTNL
 
 try:
     from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError  # pylint: disable=unused-import
-except ImportError:
-    HAS_PYROUTE2 = False
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
-
+except ImportError:  # the modules report it (module_utils.requirements)
     class NetlinkError(Exception):  # so that ``except NetlinkError`` still parses
         code = 0
 
     class NetlinkDumpInterrupted(Exception):
         pass
-else:
-    HAS_PYROUTE2 = True
-    PYROUTE2_IMPORT_ERROR = None
 
 DUMP_RETRIES = 10
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from ansible_collections.crossnet.routed.plugins.module_utils.netlink import (
@@ -16,6 +17,17 @@ from ansible_collections.crossnet.routed.plugins.module_utils.netlink import (
 
 IFF_UP = 0x1
 RTN_LOCAL = 2
+
+# The checks' arguments: the preflight module's, and network_facts' ``preflight`` option.
+ARGUMENT_SPEC = dict(
+    host=dict(type="str"),
+    uplink=dict(type="str", required=True),
+    node_address=dict(type="str", required=True),
+    peers=dict(type="list", elements="dict", default=[], options=dict(
+        host=dict(type="str", required=True),
+        address=dict(type="str", required=True),
+    )),
+)
 
 
 def _uplink(sock, uplink):
@@ -90,3 +102,9 @@ def _ifname(sock, index):
         if link["index"] == index:
             return attr(link, "IFLA_IFNAME")
     return "interface #%s" % index
+
+
+def check_params(sock, params):
+    """check() with arguments as ARGUMENT_SPEC gives them; ``host`` defaults to the node name."""
+    return check(sock, params["host"] or os.uname().nodename, params["uplink"], params["node_address"],
+                 params["peers"])

@@ -19,6 +19,7 @@ the thread that creates it.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 
@@ -30,6 +31,14 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP_INTR = 0x1, 0x4, 0x10
 NLM_F_REPLACE, NLM_F_EXCL, NLM_F_CREATE, NLM_F_DUMP = 0x100, 0x200, 0x400, 0x300
 RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 20, 24, 28
 
+
+def _decode_whole(cls, raw):
+    """The message as pyroute2 decodes it (for what nlreply.Reply does not read itself)."""
+    msg = cls(raw)
+    msg.decode()
+    return msg
+
+
 try:
     from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -39,8 +48,11 @@ try:
 except ImportError:  # the modules report it (module_utils.requirements); this file must still import
     pass
 else:
-    _DECODERS = {RTM_NEWLINK: (ifinfmsg, "RTM_NEWLINK", "link"), RTM_NEWADDR: (ifaddrmsg, "RTM_NEWADDR", "addr"),
-                 RTM_NEWROUTE: (rtmsg, "RTM_NEWROUTE", "route"), RTM_NEWNEIGH: (ndmsg, "RTM_NEWNEIGH", "neigh")}
+    _DECODERS = {kind: (functools.partial(_decode_whole, cls), event, family)
+                 for kind, cls, event, family in ((RTM_NEWLINK, ifinfmsg, "RTM_NEWLINK", "link"),
+                                                  (RTM_NEWADDR, ifaddrmsg, "RTM_NEWADDR", "addr"),
+                                                  (RTM_NEWROUTE, rtmsg, "RTM_NEWROUTE", "route"),
+                                                  (RTM_NEWNEIGH, ndmsg, "RTM_NEWNEIGH", "neigh"))}
 
 _FLAGS = {"add": NLM_F_CREATE | NLM_F_EXCL, "replace": NLM_F_CREATE | NLM_F_REPLACE, "set": 0, "del": 0, "get": 0}
 
@@ -55,14 +67,6 @@ RCVBUF = 1 << 20
 # (a plain RTM_NEWLINK); IPRoute's "set" of routes and neighbours means "replace".
 _TYPE = {"add": 0, "replace": 0, "set": 0, "del": 1, "get": 2}
 _EMPTY = bytearray()
-
-
-def _full_decoder(cls):
-    def decode(raw):
-        msg = cls(raw)
-        msg.decode()
-        return msg
-    return decode
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -262,7 +266,7 @@ class RTNL:
                         raise NetlinkDumpInterrupted()
                     return replies
                 if kind in _DECODERS:
-                    cls, event, family = _DECODERS[kind]
-                    msg = nlreply.Reply(family, data, start, _full_decoder(cls))
+                    decode_whole, event, family = _DECODERS[kind]
+                    msg = nlreply.Reply(family, data, start, decode_whole)
                     msg["event"] = event  # as IPRoute names it
                     replies.append(msg)

@@ -106,8 +106,6 @@ preflight:
     errors: []
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
@@ -118,15 +116,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             uplink=dict(type="str"),
-            preflight=dict(type="dict", options=dict(
-                host=dict(type="str"),
-                uplink=dict(type="str", required=True),
-                node_address=dict(type="str", required=True),
-                peers=dict(type="list", elements="dict", default=[], options=dict(
-                    host=dict(type="str", required=True),
-                    address=dict(type="str", required=True),
-                )),
-            )),
+            preflight=dict(type="dict", options=preflight.ARGUMENT_SPEC),
         ),
         supports_check_mode=True,
     )
@@ -139,8 +129,7 @@ def main():
         facts = hostfacts.gather(sockets[None], module.params["uplink"])
         if wanted is not None:
             checked = {key: wanted[key] for key in ("uplink", "node_address", "peers")}
-            looked_up, errors = preflight.check(sockets[None], wanted["host"] or os.uname().nodename,
-                                                wanted["uplink"], wanted["node_address"], wanted["peers"])
+            looked_up, errors = preflight.check_params(sockets[None], wanted)
             result["preflight"] = dict(looked_up, checked=checked, errors=errors)
     module.exit_json(changed=False, ansible_facts=facts, **result)
 

@@ -116,34 +116,16 @@ peers:
     - {host: host2, address: 192.168.9.4, oif: 2, gateway: null, type: 1, source: 192.168.9.3}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.crossnet.routed.plugins.module_utils import requirements
-from ansible_collections.crossnet.routed.plugins.module_utils import netlink
-from ansible_collections.crossnet.routed.plugins.module_utils.preflight import check
+from ansible_collections.crossnet.routed.plugins.module_utils import netlink, preflight, requirements
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            host=dict(type="str"),
-            uplink=dict(type="str", required=True),
-            node_address=dict(type="str", required=True),
-            peers=dict(type="list", elements="dict", default=[], options=dict(
-                host=dict(type="str", required=True),
-                address=dict(type="str", required=True),
-            )),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=preflight.ARGUMENT_SPEC, supports_check_mode=True)
     requirements.require(module, "pyroute2")
-    params = module.params
-    host = params["host"] or os.uname().nodename
     with netlink.Sockets() as sockets:
-        facts, errors = check(sockets[None], host, params["uplink"], params["node_address"],
-                              params["peers"])
+        facts, errors = preflight.check_params(sockets[None], module.params)
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors, changed=False, **facts)
     module.exit_json(changed=False, **facts)
