@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: host_network
 short_description: Apply a host's whole part of the routed container network in one run
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Does, in one process on the host, what M(crossnet.routed.forwarding),
     M(crossnet.routed.netns), M(crossnet.routed.veth_pair), M(crossnet.routed.host_route),
@@ -78,6 +78,38 @@ options:
     type: list
     elements: str
     default: []
+  plan:
+    description:
+      - Plan this host's part on the controller instead of passing the lists above.  The
+        module's action plugin reads every host of O(plan.hosts) from C(hostvars) (their
+        C(crossnet_*) variables and facts, as the P(crossnet.routed.network_plan#filter) filter
+        does) and fills O(namespaces), O(veth_pairs), O(routes), O(routes_keep),
+        O(proxy_arp_interfaces), O(container_networks), O(masquerade_sources) and
+        O(masquerade_exclude) from this host's part, as plain data.
+      - This is how the role calls the module.  Templating those lists from a stored plan costs
+        Ansible about as long as the module takes to check a thousand containers.
+      - Mutually exclusive with the options it fills.  A problem anywhere in the inventory
+        fails the task with the whole list.
+    type: dict
+    suboptions:
+      hosts:
+        description: The hosts of the container network, usually C(groups['crossnet_hosts']).
+        type: list
+        elements: str
+        required: true
+      gateway:
+        description: The link-local gateway containers route to.
+        type: str
+        default: 169.254.1.1
+      masquerade:
+        description: Whether traffic from containers to outside the container network is NATed.
+        type: bool
+        default: true
+      masquerade_exclude:
+        description: Extra destinations (IPv4 CIDRs or addresses) never NATed.
+        type: list
+        elements: str
+        default: []
   state:
     description: V(present) applies the options; V(absent) removes all the collection created.
     type: str
@@ -121,6 +153,10 @@ attributes:
   diff_mode:
     support: full
     details: One diff per step that has something to show, headed by the step's name.
+  action:
+    description: Has an action plugin that runs part of the work on the controller.
+    support: full
+    details: The action plugin plans this host's part on the controller when O(plan) is given.
   platform:
     support: full
     platforms: linux
@@ -158,11 +194,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 steps:
-  description: The result of each step that ran, by module name, as that module returns it.
+  description:
+    - The result of each step that ran, by module name, as that module returns it, except that
+      the whole desired state the options already hold (C(namespaces), C(pairs), C(routes),
+      C(interfaces)) is given as its length in C(total); what changed is listed in full.
   returned: always
   type: dict
   sample:
-    netns: {changed: true, namespaces: [web1, db1], created: [web1, db1], removed: [], adopted: []}
+    netns: {changed: true, total: 2, created: [web1, db1], removed: [], adopted: []}
 changed_steps:
   description: The steps that changed the host (in check mode, would have).
   returned: always
@@ -216,6 +255,28 @@ def steps(module):
     ]
 
 
+# Keys of a step's result that repeat the whole desired state.  At a thousand containers they
+# are most of the result, and Ansible copies a result several times on its way to the callback.
+WHOLE_STATE = {"netns": "namespaces", "veth_pair": "pairs", "host_route": "routes", "proxy_arp": "interfaces"}
+LIST_OPTIONS = ("namespaces", "veth_pairs", "routes", "routes_keep", "proxy_arp_interfaces",
+                "container_networks", "masquerade_sources", "masquerade_exclude")
+
+
+def summary(name, result):
+    key = WHOLE_STATE.get(name)
+    if key not in result:
+        return result
+    result = dict(result)
+    result["total"] = len(result.pop(key))
+    return result
+
+
+def invocation(params):
+    """The module_args Ansible echoes back, with each list given by its length: the lists are
+    the caller's own plan, and echoing them would double the result and the no_log scan."""
+    return {"module_args": dict(params, **{key: "%d items" % len(params[key]) for key in LIST_OPTIONS})}
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -234,9 +295,18 @@ def main():
             lock_path=dict(type="path", default=hostlock.DEFAULT_PATH),
             lock_timeout=dict(type="int", default=60),
             lock_owner=dict(type="str"),
+            plan=dict(type="dict", options=dict(
+                hosts=dict(type="list", elements="str", required=True),
+                gateway=dict(type="str", default="169.254.1.1"),
+                masquerade=dict(type="bool", default=True),
+                masquerade_exclude=dict(type="list", elements="str", default=[]),
+            )),
         ),
         supports_check_mode=True,
     )
+    if module.params["plan"] is not None:
+        module.fail_json(msg="plan is planned on the controller by this module's action plugin, "
+                             "which did not run: call the module as crossnet.routed.host_network")
     requirements.require(module, "pyroute2", "netaddr")
     p = module.params
     results, diffs, changed_steps = {}, [], []
@@ -247,19 +317,21 @@ def main():
                     result = step(module.check_mode, module._diff)
                 except StepFailed as exc:
                     module.fail_json(msg="%s: %s" % (name, exc), failed_step=name, steps=results,
-                                     changed_steps=changed_steps, changed=bool(changed_steps))
+                                     changed_steps=changed_steps, changed=bool(changed_steps),
+                                     invocation=invocation(p))
                 diff = result.pop("diff", None)
                 if result["changed"]:
                     changed_steps.append(name)
                     if diff:
                         diffs.append(dict(diff, before_header=diff.get("before_header", name),
                                           after_header=diff.get("after_header", name)))
-                results[name] = result
+                results[name] = summary(name, result)
     except hostlock.Busy as busy:
-        module.fail_json(msg=hostlock.describe(busy), holder=busy.holder)
+        module.fail_json(msg=hostlock.describe(busy), holder=busy.holder, invocation=invocation(p))
     except hostlock.Unusable as exc:
-        module.fail_json(msg=str(exc))
-    out = dict(changed=bool(changed_steps), steps=results, changed_steps=changed_steps)
+        module.fail_json(msg=str(exc), invocation=invocation(p))
+    out = dict(changed=bool(changed_steps), steps=results, changed_steps=changed_steps,
+               invocation=invocation(p))
     if module._diff:
         out["diff"] = diffs
     module.exit_json(**out)

@@ -77,6 +77,12 @@ def test_converge_rerun_and_teardown(sandbox):
 
     again = sandbox.run_module("host_network", PLAN)
     assert not again["failed"] and not again["changed"], again["changed_steps"]
+    # the result gives what changed in full and the whole desired state only by its length
+    assert again["steps"]["netns"]["total"] == 2 and "namespaces" not in again["steps"]["netns"]
+    assert again["steps"]["veth_pair"]["total"] == 2 and "pairs" not in again["steps"]["veth_pair"]
+    assert again["steps"]["host_route"]["total"] == len(PLAN["routes"])
+    assert again["steps"]["proxy_arp"]["total"] == 2 and again["steps"]["netns"]["created"] == []
+    assert again["invocation"]["module_args"]["veth_pairs"] == "2 items"
 
     # one container fewer: every step purges what is no longer listed
     smaller = dict(PLAN, namespaces=["chn-a"], veth_pairs=PLAN["veth_pairs"][:1], routes=PLAN["routes"][:1],
