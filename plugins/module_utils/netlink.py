@@ -21,14 +21,8 @@ from ansible_collections.crossnet.routed.plugins.module_utils.nsfs import (  # n
     NamespaceMissing, entered, netns_exists, netns_path)
 from ansible_collections.crossnet.routed.plugins.module_utils.rtnl import RTNL
 
-try:
-    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError  # pylint: disable=unused-import
-except ImportError:  # the modules report it (module_utils.requirements)
-    class NetlinkError(Exception):  # so that ``except NetlinkError`` still parses
-        code = 0
-
-    class NetlinkDumpInterrupted(Exception):
-        pass
+from ansible_collections.crossnet.routed.plugins.module_utils.pyroute2_codec import (  # noqa: F401 pylint: disable=unused-import
+    NetlinkDumpInterrupted, NetlinkError)
 
 DUMP_RETRIES = 10
 

@@ -9,6 +9,8 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.crossnet.routed.plugins.module_utils import pyroute2_codec
+
 try:
     import netaddr  # pylint: disable=unused-import
 except ImportError:
@@ -16,14 +18,8 @@ except ImportError:
 else:
     NETADDR_IMPORT_ERROR = None
 
-try:
-    import pyroute2  # pylint: disable=unused-import
-except ImportError:
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
-else:
-    PYROUTE2_IMPORT_ERROR = None
-
-IMPORT_ERRORS = {"netaddr": NETADDR_IMPORT_ERROR, "pyroute2": PYROUTE2_IMPORT_ERROR}
+# The part of pyroute2 the collection uses (see pyroute2_codec).
+IMPORT_ERRORS = {"netaddr": NETADDR_IMPORT_ERROR, "pyroute2": pyroute2_codec.IMPORT_ERROR}
 
 
 def require(module, *libraries):

@@ -23,7 +23,9 @@ import functools
 import socket
 import struct
 
-from ansible_collections.crossnet.routed.plugins.module_utils import nlreply
+from ansible_collections.crossnet.routed.plugins.module_utils import nlreply, pyroute2_codec
+from ansible_collections.crossnet.routed.plugins.module_utils.pyroute2_codec import (
+    NetlinkDumpInterrupted, NetlinkError, ifaddrmsg, ifinfmsg, ndmsg, rtmsg)
 
 # linux/netlink.h and rtnetlink.h
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -39,15 +41,7 @@ def _decode_whole(cls, raw):
     return msg
 
 
-try:
-    from pyroute2.netlink.exceptions import NetlinkDumpInterrupted, NetlinkError
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-    from pyroute2.netlink.rtnl.ndmsg import ndmsg
-    from pyroute2.netlink.rtnl.rtmsg import rtmsg
-except ImportError:  # the modules report it (module_utils.requirements); this file must still import
-    pass
-else:
+if pyroute2_codec.IMPORT_ERROR is None:  # else the modules report it (module_utils.requirements)
     _DECODERS = {kind: (functools.partial(_decode_whole, cls), event, family)
                  for kind, cls, event, family in ((RTM_NEWLINK, ifinfmsg, "RTM_NEWLINK", "link"),
                                                   (RTM_NEWADDR, ifaddrmsg, "RTM_NEWADDR", "addr"),
