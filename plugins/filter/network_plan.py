@@ -49,6 +49,15 @@ options:
     type: list
     elements: str
     default: []
+  summary:
+    description:
+      - Leave out the lists of each host's containers (namespaces, veth_pairs, routes,
+        proxy_arp_interfaces, masquerade, forwarding); the inventory is validated all the same.
+      - The role stores only this, and lets M(crossnet.routed.host_network) plan its host's
+        lists on the controller (its O(crossnet.routed.host_network#module:plan) option), because
+        Ansible copies a stored fact several times, seconds' worth at a thousand containers.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -64,8 +73,8 @@ RETURN = r"""
 _value:
   description: >-
     C({host: plan}) with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
-    masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved; see
-    docs/design.md.
+    masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved (with
+    O(summary=true) only the last four); see docs/design.md.
   type: dict
 """
 
@@ -75,34 +84,31 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
     NETADDR_IMPORT_ERROR,
     PlanError,
+    host_variables,
     network_plan as _network_plan,
+    summary as _summary,
 )
 
-HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
-                  "crossnet_container_cidr", "ansible_facts", "ansible_host")
 
-
-def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
+def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None,
+                 summary=False):
     if NETADDR_IMPORT_ERROR is not None:
         raise AnsibleFilterError("crossnet.routed.network_plan needs the Python library netaddr on "
                                  "the controller: %s" % NETADDR_IMPORT_ERROR)
     if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("crossnet.routed.network_plan: hosts must be a list of inventory "
                                  "hostnames, got %r" % (hosts,))
-    variables = {}
-    for host in hosts:
-        try:
-            host_vars = hostvars[host]
-        except KeyError:
-            raise AnsibleFilterError("crossnet.routed.network_plan: host %s is not in the inventory"
-                                     % host) from None
-        variables[host] = {key: host_vars[key] for key in HOST_VARIABLES if key in host_vars}
     try:
-        return _network_plan(variables, gateway=gateway, masquerade=masquerade,
+        variables = host_variables(hostvars, hosts)
+    except KeyError as exc:
+        raise AnsibleFilterError("crossnet.routed.network_plan: host %s is not in the inventory"
+                                 % exc.args[0]) from None
+    try:
+        plan = _network_plan(variables, gateway=gateway, masquerade=masquerade,
                              masquerade_exclude=masquerade_exclude)
     except PlanError as exc:
-        raise AnsibleFilterError("the crossnet inventory is not valid (%d problems):\n- %s"
-                                 % (len(exc.errors), "\n- ".join(exc.errors))) from None
+        raise AnsibleFilterError(str(exc)) from None
+    return _summary(plan) if summary else plan
 
 
 class FilterModule:

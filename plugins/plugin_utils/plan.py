@@ -37,7 +37,8 @@ class PlanError(Exception):
 
     def __init__(self, errors):
         self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
+        super().__init__("the crossnet inventory is not valid (%d problems):\n- %s"
+                         % (len(self.errors), "\n- ".join(self.errors)))
 
 
 def _ipv4_error(text):
@@ -564,3 +565,47 @@ def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
     return {host.name: _host_plan(host, planned, gateway_address, bool(masquerade),
                                   container_network)
             for host in planned}
+
+
+# What network_plan reads of each host; the rest of its hostvars is never looked at.
+HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
+                  "crossnet_container_cidr", "ansible_facts", "ansible_host")
+# The keys of a host's plan that list its containers' state: only host_network needs them.
+CONTAINER_STATE = ("namespaces", "veth_pairs", "routes", "proxy_arp_interfaces", "masquerade", "forwarding")
+
+
+def host_variables(hostvars, hosts):
+    """The input of network_plan from Ansible's ``hostvars`` (any mapping of host -> variables).
+    Raises KeyError naming a host that is not in the inventory."""
+    variables = {}
+    for host in hosts:
+        if host not in hostvars:
+            raise KeyError(host)
+        host_vars = hostvars[host]
+        variables[host] = {key: host_vars[key] for key in HOST_VARIABLES if key in host_vars}
+    return variables
+
+
+def summary(plan):
+    """The plan without its per-container lists: what the role's own checks read."""
+    return {host: {key: value for key, value in part.items() if key not in CONTAINER_STATE}
+            for host, part in plan.items()}
+
+
+# The options of crossnet.routed.host_network that a host's part of the plan fills.
+HOST_NETWORK_OPTIONS = ("namespaces", "veth_pairs", "routes", "routes_keep", "proxy_arp_interfaces",
+                        "container_networks", "masquerade_sources", "masquerade_exclude")
+
+
+def host_network_args(part):
+    """One host's part of the plan as the options of crossnet.routed.host_network."""
+    return {
+        "namespaces": part["namespaces"],
+        "veth_pairs": part["veth_pairs"],
+        "routes": part["routes"],
+        "routes_keep": part["routes_keep"],
+        "proxy_arp_interfaces": part["proxy_arp_interfaces"],
+        "container_networks": part["forwarding"]["container_networks"],
+        "masquerade_sources": part["masquerade"]["sources"],
+        "masquerade_exclude": part["masquerade"]["exclude"],
+    }

@@ -467,4 +467,4 @@ def test_all_errors_of_the_whole_inventory_are_reported_together():
     errors = errors_of(hosts)
     assert len(errors) == 3
     assert [e.split(":")[0] for e in errors] == ["host host1", "host host2", "host host3"]
-    assert "\n".join(errors) == str(PlanError(errors))
+    assert str(PlanError(errors)) == "the crossnet inventory is not valid (3 problems):\n- " + "\n- ".join(errors)
