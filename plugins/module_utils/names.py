@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import collections
+
 import hashlib
 import re
 
@@ -38,3 +40,9 @@ def host_ifname(netns, peer_ifname="eth0"):
     """Deterministic host-side veth name for a container interface (14 characters)."""
     digest = hashlib.sha1(("%s/%s" % (netns, peer_ifname)).encode("utf-8")).hexdigest()
     return HOST_IFNAME_PREFIX + digest[:11]
+
+
+def repeated(items, key=None):
+    """The items listed more than once, each once, sorted (by ``key``)."""
+    counts = collections.Counter(items)
+    return sorted((item for item, count in counts.items() if count > 1), key=key)

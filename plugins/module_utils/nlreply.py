@@ -58,14 +58,20 @@ ATTRS = {
 NESTED = {("link", 18): "linkinfo"}
 
 
+_NLA_HEADER = struct.Struct("=HH")
+
+
 def _attributes(data, start, end):
     """type number -> value bytes of the attributes in data[start:end] (the first of a type wins)."""
     found = {}
+    unpack = _NLA_HEADER.unpack_from
     while start + NLA_HDRLEN <= end:
-        length, kind = struct.unpack_from("=HH", data, start)
+        length, kind = unpack(data, start)
         if length < NLA_HDRLEN:
             break
-        found.setdefault(kind & NLA_TYPE_MASK, (start + NLA_HDRLEN, start + length))
+        kind &= NLA_TYPE_MASK
+        if kind not in found:
+            found[kind] = (start + NLA_HDRLEN, start + length)
         start += (length + 3) & ~3
     return found
 

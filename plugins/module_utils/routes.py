@@ -56,8 +56,7 @@ def normalize_routes(routes):
         if route["scope"] not in SCOPES:
             errors.append("route %s: scope must be one of %s" % (route["dest"], ", ".join(SCOPES)))
         out.append(route)
-    keys = [route_key(r) for r in out]
-    for key in sorted({k for k in keys if keys.count(k) > 1}, key=str):
+    for key in namerules.repeated((route_key(r) for r in out), key=str):
         errors.append("route %s (netns %s, metric %d) is listed more than once" % (key[1], key[0] or "host", key[2]))
     return out, errors
 

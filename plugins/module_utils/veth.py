@@ -70,14 +70,11 @@ def normalize_pairs(pairs):
         pair.setdefault("mtu", None)
         pair.setdefault("gateway", None)
         out.append(pair)
-    hosts = [p["host_ifname"] for p in out]
-    for name in sorted({h for h in hosts if hosts.count(h) > 1}):
+    for name in namerules.repeated(p["host_ifname"] for p in out):
         errors.append("host_ifname %s is listed more than once" % name)
-    ends = [(p["netns"], p["peer_ifname"]) for p in out]
-    for netns, peer in sorted({e for e in ends if ends.count(e) > 1}):
+    for netns, peer in namerules.repeated((p["netns"], p["peer_ifname"]) for p in out):
         errors.append("peer %s in netns %s is listed more than once" % (peer, netns))
-    routed = [p["netns"] for p in out if p["gateway"]]
-    for netns in sorted({n for n in routed if routed.count(n) > 1}):
+    for netns in namerules.repeated(p["netns"] for p in out if p["gateway"]):
         errors.append("netns %s has more than one pair with a gateway (one default route each)" % netns)
     return out, errors
 
