@@ -40,10 +40,11 @@ VENV_BIN = os.path.join(REPO, ".venv", "bin")
 PYTHONS = {"venv": os.path.join(VENV_BIN, "python"), "system": "/usr/bin/python3"}
 FLOOR = os.path.join(HERE, "floor.py")
 SITE = os.path.join(REPO, "playbooks", "site.yml")
+ANSIBLE_FLOOR = os.path.join(HERE, "ansible_floor.yml")
 LAB = "xbench"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
                    r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
-PHASES = ("converge", "rerun", "add_one", "remove_one", "teardown")
+PHASES = ("converge", "rerun", "ansible_floor", "add_one", "remove_one", "teardown")
 
 
 class BenchError(RuntimeError):
@@ -65,7 +66,8 @@ def load():
 
 
 class Bench:
-    def __init__(self, n, rundir, python, cidr, profile, iperf_seconds, lab=LAB):
+    def __init__(self, n, rundir, python, cidr, profile, iperf_seconds, lab=LAB, inventory_format="yaml",
+                 repeat=3):
         self.n = n
         self.dir = os.path.join(rundir, "n%d" % n)
         os.makedirs(self.dir, exist_ok=True)
@@ -76,7 +78,9 @@ class Bench:
         self.lab = core.Lab(lab)
         self.collections = workload.collections_dir(rundir)
         self.hosts = [name for name, dummy in workload.HOSTS]
-        self.result = {"n": n, "python": python, "cidr": cidr, "phases": {}}
+        self.inventory_format = inventory_format
+        self.repeat = repeat
+        self.result = {"n": n, "python": python, "cidr": cidr, "inventory_format": inventory_format, "phases": {}}
         self.servers = []
 
     # -- lab ---------------------------------------------------------------------------------
@@ -165,9 +169,14 @@ class Bench:
         variables = workload.host_vars(counts, self.cidr)
         for host in variables:
             variables[host].update(extra or {})
-        path = os.path.join(self.dir, "workload-%s.yml" % tag)
+        doc = {"all": {"children": {"crossnet_hosts": {"hosts": variables}}}}
+        # Ansible parses a JSON inventory file several times faster than the same in YAML.
+        path = os.path.join(self.dir, "workload-%s.%s" % (tag, "json" if self.inventory_format == "json" else "yml"))
         with open(path, "w", encoding="utf-8") as handle:
-            yaml.safe_dump({"all": {"children": {"crossnet_hosts": {"hosts": variables}}}}, handle)
+            if self.inventory_format == "json":
+                json.dump(doc, handle)
+            else:
+                yaml.safe_dump(doc, handle)
         return path
 
     def env(self, events):
@@ -187,13 +196,13 @@ class Bench:
         })
         return env
 
-    def playbook(self, phase, counts, extra_vars=None):
+    def playbook(self, phase, counts, extra_vars=None, playbook=SITE):
         events = os.path.join(self.dir, "events-%s.jsonl" % phase)
         argv = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", self.lab.inventory,
                 "-i", self.overrides(counts, phase)]
         if extra_vars:
             argv += ["-e", json.dumps(extra_vars)]
-        argv.append(SITE)
+        argv.append(playbook)
         if self.profile == "controller":
             argv = [PYTHONS["venv"], "-m", "cProfile", "-o",
                     os.path.join(self.dir, "controller-%s.prof" % phase)] + argv
@@ -263,9 +272,10 @@ class Bench:
             self.result["census_equal"] = state == floor_state
             if state != floor_state:
                 log("end state differs from the floor's:\n" + census_diff(floor_state, state))
-        rerun = self.attempt(errors, "rerun", n)
+        rerun = self.repeated(errors, "rerun", n)
         if rerun:
-            self.result["rerun_changed"] = sum(r["changed"] for r in rerun["recap"].values())
+            self.result["rerun_changed"] = rerun["changed_any"]
+        self.repeated(errors, "ansible_floor", n, playbook=ANSIBLE_FLOOR)
         self.attempt(errors, "add_one", dict(n, host1=self.n + 1))
         self.attempt(errors, "remove_one", n)
         try:
@@ -278,9 +288,25 @@ class Bench:
         if errors:
             raise BenchError("; ".join(errors))
 
-    def attempt(self, errors, phase, counts, extra_vars=None):
+    def repeated(self, errors, phase, counts, playbook=SITE):
+        """Run a phase that leaves the hosts as they were ``self.repeat`` times; the phase's result
+        is the run of median wall time, with every run's wall time in ``walls``."""
+        runs = []
+        for index in range(self.repeat):
+            name = phase if index == 0 else "%s-%d" % (phase, index + 1)
+            result = self.attempt(errors, name, counts, playbook=playbook)
+            if result is None:
+                return None
+            runs.append(self.result["phases"].pop(name))
+        chosen = sorted(runs, key=lambda run: run["wall"])[(len(runs) - 1) // 2]
+        chosen["walls"] = [run["wall"] for run in runs]
+        chosen["changed_any"] = max(sum(r["changed"] for r in run["recap"].values()) for run in runs)
+        self.result["phases"][phase] = chosen
+        return chosen
+
+    def attempt(self, errors, phase, counts, extra_vars=None, playbook=SITE):
         try:
-            return self.playbook(phase, counts, extra_vars)
+            return self.playbook(phase, counts, extra_vars, playbook)
         except BenchError as exc:
             log("%s failed: %s" % (phase, str(exc)[:3000]))
             errors.append(str(exc)[:1500])
@@ -393,6 +419,10 @@ def main(argv=None):
     parser.add_argument("--cidr", action="store_true", help="give each host a crossnet_container_cidr")
     parser.add_argument("--profile", choices=["modules", "controller"],
                         help="cProfile the modules (on the hosts) or ansible-playbook (controller)")
+    parser.add_argument("--inventory-format", choices=["yaml", "json"], default="yaml",
+                        help="format of the generated inventory of the containers (default yaml)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the re-run and of Ansible alone; their median is reported (default 3)")
     parser.add_argument("--iperf-seconds", type=int, default=5)
     parser.add_argument("--lab", default=os.environ.get("XB_LAB", LAB), help="lab name (default xbench)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -406,7 +436,8 @@ def main(argv=None):
     results, failures = [], []
     for n in sizes:
         log("N=%d containers per host" % n)
-        bench = Bench(n, rundir, args.python, args.cidr, args.profile, args.iperf_seconds, args.lab)
+        bench = Bench(n, rundir, args.python, args.cidr, args.profile, args.iperf_seconds, args.lab,
+                      args.inventory_format, max(1, args.repeat))
         try:
             results.append(bench.run())
         except (BenchError, core.LabError, subprocess.SubprocessError) as exc:
