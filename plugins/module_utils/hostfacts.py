@@ -17,22 +17,20 @@ try:
 except ImportError:  # the module reports it through module_utils.requirements
     pass
 
-from ansible_collections.crossnet.routed.plugins.module_utils.netlink import attr, dump
+from ansible_collections.crossnet.routed.plugins.module_utils.netlink import attr, dump, ipv4_addresses
 
 
 def _ipv4_entries(sock, index, ifname):
     entries = []
-    for msg in dump(sock.get_addr, family=socket.AF_INET):
-        if msg["index"] != index:
-            continue
-        network = netaddr.IPNetwork("%s/%d" % (attr(msg, "IFA_LOCAL") or attr(msg, "IFA_ADDRESS"), msg["prefixlen"]))
+    for address, prefixlen, label in ipv4_addresses(sock, index):
+        network = netaddr.IPNetwork("%s/%d" % (address, prefixlen))
         entries.append({
             "address": str(network.ip),
             "netmask": str(network.netmask),
             "network": str(network.network),
             "prefix": str(network.prefixlen),
             "broadcast": str(network.broadcast) if network.prefixlen < 31 else "",
-            "label": attr(msg, "IFA_LABEL", ifname),
+            "label": label or ifname,
         })
     return entries
 

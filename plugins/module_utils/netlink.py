@@ -16,6 +16,7 @@ pyroute2's messages over a blocking socket, without the event loop 0.9's ``IPRou
 from __future__ import annotations
 
 import errno
+import socket
 
 from ansible_collections.crossnet.routed.plugins.module_utils.nsfs import (  # noqa: F401 pylint: disable=unused-import
     NamespaceMissing, entered, netns_exists, netns_path)
@@ -84,6 +85,13 @@ def dump(method, *args, **kwargs):
 def attr(msg, name, default=None):
     value = msg.get_attr(name)
     return default if value is None else value
+
+
+def ipv4_addresses(sock, index):
+    """(address, prefix length, label) of each IPv4 address of interface ``index``, in the
+    kernel's order (the primary address first)."""
+    return [(attr(msg, "IFA_LOCAL") or attr(msg, "IFA_ADDRESS"), msg["prefixlen"], attr(msg, "IFA_LABEL"))
+            for msg in dump(sock.get_addr, family=socket.AF_INET) if msg["index"] == index]
 
 
 def link_info_kind(link):

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import os
-import socket
 
 from ansible_collections.crossnet.routed.plugins.module_utils.netlink import (
     NetlinkError,
     attr,
     dump,
     error_code,
+    ipv4_addresses,
 )
 
 IFF_UP = 0x1
@@ -36,12 +36,6 @@ def _uplink(sock, uplink):
         if attr(link, "IFLA_IFNAME") == uplink:
             return link
     return None
-
-
-def _ipv4_addresses(sock, index):
-    return sorted(attr(msg, "IFA_LOCAL") or attr(msg, "IFA_ADDRESS")
-                  for msg in dump(sock.get_addr, family=socket.AF_INET)
-                  if msg["index"] == index)
 
 
 def _route_to(sock, address):
@@ -70,7 +64,7 @@ def check(sock, host, uplink, node_address, peers):
         errors.append("host %s: uplink %s does not exist" % (host, uplink))
         return facts, errors
     index = link["index"]
-    addresses = _ipv4_addresses(sock, index)
+    addresses = sorted(address for address, dummy, dummy in ipv4_addresses(sock, index))
     facts.update(uplink_index=index, uplink_mtu=attr(link, "IFLA_MTU"),
                  uplink_up=bool(link["flags"] & IFF_UP), uplink_addresses=addresses)
     if not facts["uplink_up"]:
