@@ -404,11 +404,12 @@ def task_summary(events, hosts):
         rows = [json.loads(line) for line in handle]
     results = [r for r in rows if r["event"] == "result"]
     tasks = {host: sum(1 for r in results if r["host"] == host) for host in hosts}
+    skipped = {host: sum(1 for r in results if r["host"] == host and r["status"] == "skipped") for host in hosts}
     durations = {}
     for r in results:
         durations.setdefault(r["task"], {})[r["host"]] = round(r["end"] - r["start"], 3)
     recap = next((r["recap"] for r in rows if r["event"] == "recap"), {})
-    return {"tasks": tasks, "task_seconds": durations, "callback_recap": recap}
+    return {"tasks": tasks, "tasks_skipped": skipped, "task_seconds": durations, "callback_recap": recap}
 
 
 def main(argv=None):

@@ -41,6 +41,12 @@ def module_seconds(phase):
     return max(per_host) if per_host else None
 
 
+def tasks_text(phase, host):
+    """Tasks that ran on ``host``, with how many of them were skipped (e.g. ``12 (4)``)."""
+    skipped = phase.get("tasks_skipped", {}).get(host)
+    return "%d%s" % (phase["tasks"][host], "" if skipped is None else " (%d)" % skipped)
+
+
 def table(result):
     phases = result.get("phases", {})
     floor = phases.get("floor", {}).get("wall")
@@ -49,7 +55,7 @@ def table(result):
     converge_cpu = phases.get("converge", {}).get("cpu")
     lines = [
         "| N=%d per host | wall s | / floor | / converge | CPU s | CPU / floor | CPU / converge | load1 "
-        "| changed (h1,h2) | tasks/host | module s/host | peak module RSS MiB |" % result["n"],
+        "| changed (h1,h2) | tasks/host (skipped) | module s/host | peak module RSS MiB |" % result["n"],
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |",
     ]
     for key, label in ROWS:
@@ -59,7 +65,7 @@ def table(result):
         wall = phase["wall"]
         recap = phase.get("recap", {})
         changed = ",".join(str(recap[h]["changed"]) for h in sorted(recap)) or "-"
-        tasks = ",".join(str(phase["tasks"][h]) for h in sorted(phase.get("tasks", {}))) or "-"
+        tasks = ",".join(tasks_text(phase, h) for h in sorted(phase.get("tasks", {}))) or "-"
         rss = peak_rss_mib(phase)
         mod = module_seconds(phase)
         cpu = phase.get("cpu")
@@ -139,7 +145,7 @@ def markdown(results):
         out.append("")
         for r in sizes:
             out.append("- N=%d: %s" % (r["n"], ", ".join(
-                "%s %s" % (k, "/".join(str(v["tasks"][h]) for h in sorted(v["tasks"])))
+                "%s %s" % (k, "/".join(tasks_text(v, h) for h in sorted(v["tasks"])))
                 for k, v in r["phases"].items() if v.get("tasks"))))
         out.append("")
     return "\n".join(out)
