@@ -272,12 +272,11 @@ class Bench:
             self.result["census_equal"] = state == floor_state
             if state != floor_state:
                 log("end state differs from the floor's:\n" + census_diff(floor_state, state))
-        rerun = self.repeated(errors, "rerun", n)
+        rerun = self.repeated(errors, [("rerun", n)])
         if rerun:
-            self.result["rerun_changed"] = rerun["changed_any"]
-        self.repeated(errors, "ansible_floor", n, playbook=ANSIBLE_FLOOR)
-        self.attempt(errors, "add_one", dict(n, host1=self.n + 1))
-        self.attempt(errors, "remove_one", n)
+            self.result["rerun_changed"] = rerun["rerun"]["changed_any"]
+        self.repeated(errors, [("ansible_floor", n)], playbook=ANSIBLE_FLOOR)
+        self.repeated(errors, [("add_one", dict(n, host1=self.n + 1)), ("remove_one", n)])
         try:
             self.result["dataplane"] = self.dataplane()
         except (BenchError, subprocess.SubprocessError, KeyError, ValueError) as exc:
@@ -288,21 +287,23 @@ class Bench:
         if errors:
             raise BenchError("; ".join(errors))
 
-    def repeated(self, errors, phase, counts, playbook=SITE):
-        """Run a phase that leaves the hosts as they were ``self.repeat`` times; the phase's result
-        is the run of median wall time, with every run's wall time in ``walls``."""
-        runs = []
+    def repeated(self, errors, steps, playbook=SITE):
+        """Run ``steps`` (``[(phase, counts)]``, which together leave the hosts as they were)
+        ``self.repeat`` times in turn.  Each phase's result is its run of median wall time, with
+        every run's wall time in ``walls``; returns {phase: result}, or None when a run failed."""
+        runs = {phase: [] for phase, dummy in steps}
         for index in range(self.repeat):
-            name = phase if index == 0 else "%s-%d" % (phase, index + 1)
-            result = self.attempt(errors, name, counts, playbook=playbook)
-            if result is None:
-                return None
-            runs.append(self.result["phases"].pop(name))
-        chosen = sorted(runs, key=lambda run: run["wall"])[(len(runs) - 1) // 2]
-        chosen["walls"] = [run["wall"] for run in runs]
-        chosen["changed_any"] = max(sum(r["changed"] for r in run["recap"].values()) for run in runs)
-        self.result["phases"][phase] = chosen
-        return chosen
+            for phase, counts in steps:
+                name = phase if index == 0 else "%s-%d" % (phase, index + 1)
+                if self.attempt(errors, name, counts, playbook=playbook) is None:
+                    return None
+                runs[phase].append(self.result["phases"].pop(name))
+        for phase, phase_runs in runs.items():
+            chosen = sorted(phase_runs, key=lambda run: run["wall"])[(len(phase_runs) - 1) // 2]
+            chosen["walls"] = [run["wall"] for run in phase_runs]
+            chosen["changed_any"] = max(sum(r["changed"] for r in run["recap"].values()) for run in phase_runs)
+            self.result["phases"][phase] = chosen
+        return {phase: self.result["phases"][phase] for phase in runs}
 
     def attempt(self, errors, phase, counts, extra_vars=None, playbook=SITE):
         try:
@@ -423,7 +424,8 @@ def main(argv=None):
     parser.add_argument("--inventory-format", choices=["yaml", "json"], default="yaml",
                         help="format of the generated inventory of the containers (default yaml)")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of the re-run and of Ansible alone; their median is reported (default 3)")
+                        help="runs of the re-run, of Ansible alone and of +1/-1 container; their median is "
+                             "reported (default 3)")
     parser.add_argument("--iperf-seconds", type=int, default=5)
     parser.add_argument("--lab", default=os.environ.get("XB_LAB", LAB), help="lab name (default xbench)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
