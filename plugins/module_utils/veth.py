@@ -422,7 +422,8 @@ class VethReconciler:
         self._record(self._recorded | {p["host_ifname"] for p in pairs})
         for pair in pairs:
             _create(host_ipr, pair)
-        host_links.update(observe_links(host_ipr))
+            # only the new link: a dump of every host link costs ~0.1 s at a thousand containers
+            host_links[pair["host_ifname"]] = _link_view(host_ipr.link("get", ifname=pair["host_ifname"])[0])
         for pair in pairs:
             host = host_links[pair["host_ifname"]]
             host_ipr.link("set", index=host["index"], ifalias=alias_for(pair["netns"]))
