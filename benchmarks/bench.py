@@ -44,7 +44,6 @@ ANSIBLE_FLOOR = os.path.join(HERE, "ansible_floor.yml")
 LAB = "xbench"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
                    r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
-PHASES = ("converge", "rerun", "ansible_floor", "add_one", "remove_one", "teardown")
 
 
 class BenchError(RuntimeError):
@@ -198,6 +197,8 @@ class Bench:
 
     def playbook(self, phase, counts, extra_vars=None, playbook=SITE):
         events = os.path.join(self.dir, "events-%s.jsonl" % phase)
+        if os.path.exists(events):  # the callback appends: a phase run again starts afresh
+            os.remove(events)
         argv = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", self.lab.inventory,
                 "-i", self.overrides(counts, phase)]
         if extra_vars:

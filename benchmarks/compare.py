@@ -35,14 +35,11 @@ def worktree(rev, where):
     parent = os.path.join(where + "-collections", "ansible_collections", "crossnet")
     os.makedirs(parent)
     os.symlink(where, os.path.join(parent, "routed"))
-    return os.path.join(where + "-collections")
+    return where + "-collections"
 
 
 def run(runner, label, collections, phase, counts, extra_vars=None):
     runner.collections = collections
-    events = os.path.join(runner.dir, "events-%s.jsonl" % phase)
-    if os.path.exists(events):
-        os.remove(events)
     result = runner.playbook(phase, counts, extra_vars)
     changed = sum(r["changed"] for r in result["recap"].values())
     bench.log("%s %s: %.2f s, changed %d" % (label, phase, result["wall"], changed))
