@@ -4,7 +4,8 @@
 """The crossnet lab: simulated hosts on one machine, reachable over ssh.  Needs root.
 
     python lab/lab.py up lab/topologies/seed.yml [--name seed]   # prints the inventory path
-    python lab/lab.py down seed                                  # or: down --all
+    python lab/lab.py down seed                                  # or: down --all [--keep NAME...]
+    python lab/lab.py list                                       # names of the labs up
     python lab/lab.py status [seed]
     python lab/lab.py inventory seed
     python lab/lab.py exec seed host1 [--netns container0] -- ip addr
@@ -39,6 +40,8 @@ def main(argv=None):
     down = sub.add_parser("down", help="remove every namespace, process and file of a lab")
     down.add_argument("name", nargs="?")
     down.add_argument("--all", action="store_true", help="every lab on this machine (xl-* namespaces)")
+    down.add_argument("--keep", nargs="+", default=[], metavar="NAME", help="with --all: leave these labs up")
+    sub.add_parser("list", help="names of the labs on this machine, one per line")
     status = sub.add_parser("status", help="labs and their nodes, as JSON")
     status.add_argument("name", nargs="?")
     inventory = sub.add_parser("inventory", help="print the inventory path of a lab")
@@ -62,8 +65,14 @@ def main(argv=None):
         elif args.command == "down":
             if bool(args.name) == args.all:
                 parser.error("down takes a lab name or --all")
+            if args.keep and not args.all:
+                parser.error("--keep goes with --all")
             for name in (core.all_labs() if args.all else [args.name]):
-                core.Lab(name).down()
+                if name not in args.keep:
+                    core.Lab(name).down()
+        elif args.command == "list":
+            for name in core.all_labs():
+                print(name)
         elif args.command == "status":
             names = [args.name] if args.name else core.all_labs()
             print(json.dumps([core.Lab(n).status() for n in names], indent=2))

@@ -15,7 +15,10 @@ mkdir -p "$collections/ansible_collections/crossnet"
 ln -sfn "$root" "$collections/ansible_collections/crossnet/routed"
 export ANSIBLE_COLLECTIONS_PATH="$collections"
 
-cleanup() { python3 lab/lab.py down --all >/dev/null 2>&1 || true; }
+# Labs this run brings up are taken down at its end, also after a failure; labs that were up
+# before it (yours, a benchmark's) are left alone.
+mapfile -t labs_before < <(python3 lab/lab.py list 2>/dev/null)
+cleanup() { python3 lab/lab.py down --all ${labs_before[@]:+--keep "${labs_before[@]}"} >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 
 step_unit()        { python -m pytest -q -p no:cacheprovider tests/unit; }

@@ -165,6 +165,25 @@ def test_labs_do_not_touch_each_other(lab, topology_file):
     assert lab.ssh("host1", ["true"]).returncode == 0
 
 
+def test_cli_list_and_down_all_but_the_kept(lab, topology_file):
+    """What scripts/test.sh does at its end: every lab goes down but those up before it."""
+    cli = [sys.executable, os.path.join(REPO, "lab", "lab.py")]
+    other = core.Lab(lab_name("k"))
+    try:
+        other.up(topology_file)
+        names = subprocess.run(cli + ["list"], capture_output=True, text=True, check=True).stdout.split()
+        assert lab.name in names and other.name in names
+        subprocess.run(cli + ["down", "--all", "--keep"] + [n for n in names if n != other.name], check=True)
+        assert not other.processes()
+        assert not os.path.exists(other.dir)
+        assert lab.healthy()
+        refused = subprocess.run(cli + ["down", lab.name, "--keep", lab.name], capture_output=True, text=True)
+        assert refused.returncode == 2 and "--keep goes with --all" in refused.stderr
+        assert lab.healthy()
+    finally:
+        other.down()
+
+
 def test_cli_status_and_exec(lab):
     cli = [sys.executable, os.path.join(REPO, "lab", "lab.py")]
     status = subprocess.run(cli + ["status", lab.name], capture_output=True, text=True, check=True)
