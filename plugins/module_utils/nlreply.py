@@ -82,10 +82,13 @@ class Attributes:
     def __init__(self, family, data, start, end):
         self._family = family
         self._data = data
-        self._found = _attributes(data, start, end)
+        self._bounds = (start, end)
+        self._found = None
 
     def get_attr(self, name, default=None):
         number, decode = ATTRS[self._family][name]
+        if self._found is None:  # scanned on first use: most replies of a dump are skipped by their header
+            self._found = _attributes(self._data, *self._bounds)
         where = self._found.get(number)
         if where is None:
             return default

@@ -52,6 +52,7 @@ _FLAGS = {"add": NLM_F_CREATE | NLM_F_EXCL, "replace": NLM_F_CREATE | NLM_F_REPL
 
 AF_INET = socket.AF_INET
 IFF_UP = 0x1
+RT_TABLE_COMPAT = 252  # the header's table of a route in a table numbered 256 or more
 RT_TABLE_MAIN = 254
 RTPROT_STATIC = 4
 RTN_UNICAST = 1
@@ -158,6 +159,13 @@ _DUMP_HEADERS = {RTM_NEWLINK: _ifinfomsg(), RTM_NEWADDR: struct.pack("=BBBBI", A
                  RTM_NEWROUTE: struct.pack("=BBBBBBBBI", AF_INET, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)}
 
 
+def route_table(msg):
+    """The table of a route message: the header holds ids below 256, RTA_TABLE any id."""
+    if msg["table"] != RT_TABLE_COMPAT:
+        return msg["table"]
+    return msg.get_attr("RTA_TABLE") or msg["table"]
+
+
 def dump_request(base):
     """Dump every object of the kind (links; IPv4 addresses, neighbours, routes)."""
     return Request(base + _TYPE["get"], NLM_F_REQUEST | NLM_F_DUMP, _DUMP_HEADERS[base])
@@ -218,8 +226,7 @@ class RTNL:
     def get_routes(self, family=AF_INET, table=RT_TABLE_MAIN):
         _ipv4_only(family)
         # the kernel ignores the table of a dump request (unless strict checking is on): filter here
-        return [msg for msg in self.request(dump_request(RTM_NEWROUTE))
-                if (msg.get_attr("RTA_TABLE") or msg["table"]) == table]
+        return [msg for msg in self.request(dump_request(RTM_NEWROUTE)) if route_table(msg) == table]
 
     # -- the socket ---------------------------------------------------------------------------
     def request(self, req):

@@ -157,7 +157,7 @@ def route(seq, dst, table):
     msg = rtmsg()
     msg["header"]["type"] = RTM_NEWROUTE
     msg["header"]["flags"] = NLM_F_MULTI
-    msg.update(family=2, dst_len=32, table=min(table, 252), type=1)
+    msg.update(family=2, dst_len=32, table=table if table < 256 else 252, type=1)  # as the kernel fills it
     msg["attrs"] = [["RTA_TABLE", table], ["RTA_DST", dst]]
     return wire(msg, seq)
 
@@ -213,7 +213,10 @@ def test_interrupted_dump_is_drained_then_retried():
     assert [m.get_attr("IFLA_IFNAME") for m in netlink.dump(sock.get_links)] == ["lo"]
 
 
-def test_get_routes_keeps_the_asked_table():
-    sock = rtnl.RTNL(FakeSocket(route(1, "10.0.0.1", 254) + route(1, "10.0.0.2", 255) + route(1, "10.0.0.3", 1000)
-                                + done(1)))
-    assert [m.get_attr("RTA_DST") for m in sock.get_routes(family=socket.AF_INET, table=254)] == ["10.0.0.1"]
+ROUTES_OF_FOUR_TABLES = [("10.0.0.1", 254), ("10.0.0.2", 255), ("10.0.0.3", 1000), ("10.0.0.4", 252)]
+
+
+@pytest.mark.parametrize("table, want", [(254, ["10.0.0.1"]), (1000, ["10.0.0.3"]), (252, ["10.0.0.4"])])
+def test_get_routes_keeps_the_asked_table(table, want):
+    sock = rtnl.RTNL(FakeSocket(b"".join(route(1, dst, t) for dst, t in ROUTES_OF_FOUR_TABLES) + done(1)))
+    assert [m.get_attr("RTA_DST") for m in sock.get_routes(family=socket.AF_INET, table=table)] == want
