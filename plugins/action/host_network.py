@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
     HOST_NETWORK_OPTIONS,
     NETADDR_IMPORT_ERROR,
     PlanError,
     host_network_args,
-    host_variables,
     network_plan,
 )
 

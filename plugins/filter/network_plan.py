@@ -80,11 +80,11 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
     NETADDR_IMPORT_ERROR,
     PlanError,
-    host_variables,
     network_plan as _network_plan,
     summary as _summary,
 )

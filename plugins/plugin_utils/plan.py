@@ -574,18 +574,6 @@ HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_addre
 CONTAINER_STATE = ("namespaces", "veth_pairs", "routes", "proxy_arp_interfaces", "masquerade", "forwarding")
 
 
-def host_variables(hostvars, hosts):
-    """The input of network_plan from Ansible's ``hostvars`` (any mapping of host -> variables).
-    Raises KeyError naming a host that is not in the inventory."""
-    variables = {}
-    for host in hosts:
-        if host not in hostvars:
-            raise KeyError(host)
-        host_vars = hostvars[host]
-        variables[host] = {key: host_vars[key] for key in HOST_VARIABLES if key in host_vars}
-    return variables
-
-
 def summary(plan):
     """The plan without its per-container lists: what the role's own checks read."""
     return {host: {key: value for key, value in part.items() if key not in CONTAINER_STATE}

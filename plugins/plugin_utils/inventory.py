@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The planner's input out of Ansible's ``hostvars``, templated only where it holds a template.
+
+``hostvars[host][name]`` templates the value on access; in ansible-core 2.19 that hands back
+lazy containers that template each element as it is read, ~0.1 s per pass over a thousand
+containers per host, for inventory data that nearly always holds no template at all.  A value
+that is plain data (dicts, lists, strings, numbers, booleans, None) and holds no template is
+taken as it is; any other value (a template, a vaulted string) is read the usual way, templated
+in the host's own variable context.
+"""
+
+from __future__ import annotations
+
+from ansible.template import Templar
+
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import HOST_VARIABLES
+
+PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value):
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif not isinstance(item, PLAIN):
+            return False
+    return True
+
+
+def host_variables(hostvars, hosts):
+    """``{host: {name: value}}`` of the planner's variables (plan.HOST_VARIABLES) of ``hosts``;
+    ``hostvars`` is Ansible's, or any mapping of host -> variables.
+    Raises KeyError naming a host that is not in the inventory."""
+    raw_get = getattr(hostvars, "raw_get", None)
+    templar = Templar(loader=None)
+    variables = {}
+    for host in hosts:
+        if host not in hostvars:
+            raise KeyError(host)
+        if raw_get is None:
+            host_vars = hostvars[host]
+            variables[host] = {name: host_vars[name] for name in HOST_VARIABLES if name in host_vars}
+            continue
+        raw, templated = raw_get(host), None
+        values = variables[host] = {}
+        for name in HOST_VARIABLES:
+            if name not in raw:
+                continue
+            value = raw[name]
+            if not _plain(value) or templar.is_template(value):
+                if templated is None:
+                    templated = hostvars[host]
+                value = templated[name]
+            values[name] = value
+    return variables
