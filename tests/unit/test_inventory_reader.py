@@ -9,9 +9,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
-import test_plan  # noqa: F401  (makes the collection importable)
-
 from ansible.inventory.manager import InventoryManager
 from ansible.module_utils.common.text.converters import to_text
 from ansible.parsing.dataloader import DataLoader
@@ -19,8 +16,8 @@ from ansible.parsing.vault import VaultLib, VaultSecret, VaultSecretsContext
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 
-from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables  # noqa: E402
-from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import HOST_VARIABLES  # noqa: E402
+from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import HOST_VARIABLES
 
 SECRET = [("default", VaultSecret(b"lab secret"))]
 
