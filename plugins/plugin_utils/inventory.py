@@ -6,9 +6,10 @@
 ``hostvars[host][name]`` templates the value on access; in ansible-core 2.19 that hands back
 lazy containers that template each element as it is read, ~0.1 s per pass over a thousand
 containers per host, for inventory data that nearly always holds no template at all.  A value
-that is plain data (dicts, lists, strings, numbers, booleans, None) and holds no template is
-taken as it is; any other value (a template, a vaulted string) is read the usual way, templated
-in the host's own variable context.
+that is plain data (dicts, lists, strings, numbers, booleans, None) and holds no string that
+looks like a template is taken as it is; any other value (a template, a vaulted string) is read
+the usual way, templated in the host's own variable context.  (``Templar.is_template`` would
+answer exactly, but it templates the whole value to find out: as slow as reading it.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import HOST_V
 PLAIN = (str, int, float, bool, type(None))
 
 
-def _plain(value):
+def _plain(value, templar):
+    """True if ``value`` is plain data without anything that may be a template."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -29,7 +31,7 @@ def _plain(value):
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif not isinstance(item, PLAIN):
+        elif not isinstance(item, PLAIN) or templar.is_possibly_template(item):
             return False
     return True
 
@@ -54,7 +56,7 @@ def host_variables(hostvars, hosts):
             if name not in raw:
                 continue
             value = raw[name]
-            if not _plain(value) or templar.is_template(value):
+            if not _plain(value, templar):
                 if templated is None:
                     templated = hostvars[host]
                 value = templated[name]
