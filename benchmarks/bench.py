@@ -20,6 +20,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +39,8 @@ import workload  # noqa: E402
 
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
 PYTHONS = {"venv": os.path.join(VENV_BIN, "python"), "system": "/usr/bin/python3"}
+PY_SPY = os.path.join(VENV_BIN, "py-spy")
+SPY_RATE = 200  # samples per second (profiles.py converts samples back to seconds)
 FLOOR = os.path.join(HERE, "floor.py")
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 ANSIBLE_FLOOR = os.path.join(HERE, "ansible_floor.yml")
@@ -88,7 +91,7 @@ class Bench:
         path = os.path.join(self.dir, "python-rss")
         argv = ["/usr/bin/python3", "-I", "-S", os.path.join(HERE, "rsswrap.py"),
                 "--python", PYTHONS[self.python], "--log", os.path.join(self.dir, "modules-$(hostname).jsonl")]
-        if self.profile:
+        if self.profile == "modules":
             argv += ["--profile", os.path.join(self.dir, "profile-$(hostname)")]
         with open(path, "w", encoding="utf-8") as handle:
             handle.write("#!/bin/sh\nexec %s -- \"$@\"\n" % " ".join(argv))
@@ -204,35 +207,46 @@ class Bench:
         if extra_vars:
             argv += ["-e", json.dumps(extra_vars)]
         argv.append(playbook)
-        if self.profile == "controller":
-            argv = [PYTHONS["venv"], "-m", "cProfile", "-o",
-                    os.path.join(self.dir, "controller-%s.prof" % phase)] + argv
         marks = {host: self.module_log_length(host) for host in self.hosts}
         cpu, before_load = children_cpu(), load()
         start = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env(events), cwd=self.dir, check=False)
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=self.env(events), cwd=self.dir) as proc:
+            spy = self.spy(proc.pid, phase) if self.profile == "controller" else None
+            stdout, stderr = proc.communicate()
         wall = time.monotonic() - start
+        if spy is not None:  # (it would keep sampling ssh's ControlPersist masters, a minute)
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
         cpu = children_cpu() - cpu
         with open(os.path.join(self.dir, "ansible-%s.log" % phase), "w", encoding="utf-8") as handle:
-            handle.write(proc.stdout + proc.stderr)
+            handle.write(stdout + stderr)
         self.file_profiles(phase)
         recap = {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
                                       map(int, m.groups()[1:])))
-                 for m in RECAP.finditer(proc.stdout)}
+                 for m in RECAP.finditer(stdout)}
         phase_result = {"wall": wall, "controller_cpu": cpu, "load": before_load, "recap": recap}
         self.result["phases"][phase] = phase_result
         if proc.returncode != 0 or set(recap) != set(self.hosts):
-            failed = [line for line in proc.stdout.splitlines() if line.startswith("fatal:")]
+            failed = [line for line in stdout.splitlines() if line.startswith("fatal:")]
             phase_result["error"] = "exit %d: %s" % (proc.returncode, " | ".join(failed)[:1500])
             raise BenchError("%s: ansible-playbook exit %d, see %s\n%s" % (
                 phase, proc.returncode, os.path.join(self.dir, "ansible-%s.log" % phase),
-                "\n".join(failed)[:3000] or proc.stdout[-3000:]))
+                "\n".join(failed)[:3000] or stdout[-3000:]))
         phase_result.update(task_summary(events, self.hosts))
         phase_result["modules"] = {host: self.module_runs(host, marks[host]) for host in self.hosts}
         phase_result["cpu"] = cpu + sum(r["utime"] + r["stime"] for runs in phase_result["modules"].values()
                                         for r in runs)
         log("%s: %.2f s, changed %s" % (phase, wall, {h: r["changed"] for h, r in recap.items()}))
         return phase_result
+
+    def spy(self, pid, phase):
+        """py-spy sampling ansible-playbook ``pid`` and its workers (forks: action plugins and
+        templating run there, out of reach of a cProfile of the main process)."""
+        return subprocess.Popen([PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
+                                 "--rate", str(SPY_RATE), "--format", "raw",
+                                 "--output", os.path.join(self.dir, "controller-%s.txt" % phase)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def file_profiles(self, phase):
         """Move this phase's module profiles into profile-<host>/<phase>/."""
@@ -421,7 +435,8 @@ def main(argv=None):
                         help="managed Python on the hosts: venv (PyPI pyroute2) or system (Debian's)")
     parser.add_argument("--cidr", action="store_true", help="give each host a crossnet_container_cidr")
     parser.add_argument("--profile", choices=["modules", "controller"],
-                        help="cProfile the modules (on the hosts) or ansible-playbook (controller)")
+                        help="cProfile the modules (on the hosts), or sample ansible-playbook and its "
+                             "workers with py-spy (controller)")
     parser.add_argument("--inventory-format", choices=["yaml", "json"], default="yaml",
                         help="format of the generated inventory of the containers (default yaml)")
     parser.add_argument("--repeat", type=int, default=3,
