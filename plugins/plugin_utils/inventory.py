@@ -46,19 +46,12 @@ def host_variables(hostvars, hosts):
     for host in hosts:
         if host not in hostvars:
             raise KeyError(host)
-        if raw_get is None:
-            host_vars = hostvars[host]
-            variables[host] = {name: host_vars[name] for name in HOST_VARIABLES if name in host_vars}
-            continue
-        raw, templated = raw_get(host), None
+        raw = hostvars[host] if raw_get is None else raw_get(host)
         values = variables[host] = {}
         for name in HOST_VARIABLES:
-            if name not in raw:
-                continue
-            value = raw[name]
-            if not _plain(value, templar):
-                if templated is None:
-                    templated = hostvars[host]
-                value = templated[name]
-            values[name] = value
+            if name in raw:
+                value = raw[name]
+                if raw_get is not None and not _plain(value, templar):
+                    value = hostvars[host][name]
+                values[name] = value
     return variables

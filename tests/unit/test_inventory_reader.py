@@ -58,10 +58,10 @@ def inventory(tmp_path):
 
 
 class Watched:
-    """Ansible's hostvars, noting which hosts were read through templating."""
+    """Ansible's hostvars, noting each (host, variable) read through templating."""
 
     def __init__(self, hostvars):
-        self.hostvars, self.templated = hostvars, []
+        self.hostvars, self.templated = hostvars, set()
 
     def raw_get(self, host):
         return self.hostvars.raw_get(host)
@@ -70,8 +70,16 @@ class Watched:
         return host in self.hostvars
 
     def __getitem__(self, host):
-        self.templated.append(host)
-        return self.hostvars[host]
+        return WatchedHost(self, host)
+
+
+class WatchedHost:
+    def __init__(self, watched, host):
+        self.watched, self.host = watched, host
+
+    def __getitem__(self, name):
+        self.watched.templated.add((self.host, name))
+        return self.watched.hostvars[self.host][name]
 
 
 def plain(value):
@@ -96,7 +104,8 @@ def test_the_same_as_templating_every_value(tmp_path):
 def test_only_templates_and_vaulted_values_are_templated(tmp_path):
     watched = Watched(inventory(tmp_path))
     variables = host_variables(watched, ["plain", "templated", "vaulted"])
-    assert watched.templated == ["templated", "vaulted"]
+    assert watched.templated == {("templated", "crossnet_node_address"), ("templated", "crossnet_containers"),
+                                 ("vaulted", "crossnet_uplink")}
     assert variables["plain"]["crossnet_containers"] == [{"name": "c0", "addresses": ["10.7.1.1"], "mtu": 1400}]
 
 
