@@ -10,7 +10,6 @@ import os
 from ansible_collections.crossnet.routed.plugins.module_utils import names as namerules
 from ansible_collections.crossnet.routed.plugins.module_utils import netlink
 from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
-from ansible_collections.crossnet.routed.plugins.module_utils.rtnl import route_table
 
 PROTOCOL = 157
 PROTOCOL_NAME = "crossnet"
@@ -86,7 +85,7 @@ def read_main(ipr, names, netns=None):
     """Routes of table main by (dest, metric), from one dump; ``names``: link index -> name."""
     routes = {}
     for msg in netlink.dump(ipr.get_routes, family=AF_INET, table=TABLE_MAIN):
-        if msg["type"] != RTN_UNICAST or route_table(msg) != TABLE_MAIN:
+        if msg["type"] != RTN_UNICAST:  # (get_routes keeps table main only)
             continue
         view = route_view(msg, names)
         view["netns"] = netns
