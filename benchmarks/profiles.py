@@ -39,8 +39,10 @@ def show(title, files, top, sort):
 
 def _spy_stacks(path):
     """(process label, frames, samples) of a py-spy raw file; a worker is labelled by its action."""
-    for line in open(path, encoding="utf-8"):
-        stack, dummy, count = line.rstrip("\n").rpartition(" ")
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    for line in lines:
+        stack, dummy, count = line.rpartition(" ")
         frames = stack.split(";")
         if len(frames) > 1 and frames[1].startswith("process "):
             frames = frames[2:]
