@@ -168,12 +168,18 @@ def plot(results, path):
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(figsize=(7, 4.5))
-    for key, label in (("floor", "floor"), ("converge", "first converge"), ("rerun", "re-run"),
-                       ("add_one", "+1 container")):
+    for key, label, style in (("floor", "floor", "-"), ("converge", "first converge", "-"), ("rerun", "re-run", "-"),
+                              ("add_one", "+1 container", "-"),
+                              ("ansible_two_trips", "Ansible alone, two pings per host", "--"),
+                              ("ansible_floor", "Ansible alone, one ping per host", ":")):
         xs = [r["n"] for r in points if key in r["phases"]]
         ys = [r["phases"][key]["wall"] for r in points if key in r["phases"]]
         if xs:
-            axes.plot(xs, ys, marker="o", label=label)
+            axes.plot(xs, ys, marker="o", linestyle=style, label=label)
+    xs = [r["n"] for r in points if "converge" in r["phases"]]
+    if xs:
+        axes.plot(xs, [0.3 * r["phases"]["converge"]["wall"] for r in points if "converge" in r["phases"]],
+                  color="grey", linestyle="-.", label="re-run target (0.3x first converge)")
     axes.set_xlabel("containers per host (2 hosts)")
     axes.set_ylabel("wall seconds")
     axes.set_title("crossnet.routed: time against N")
