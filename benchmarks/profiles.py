@@ -20,7 +20,7 @@ import os
 import pstats
 import re
 
-SPY_RATE = 200  # as bench.py samples
+from bench import SPY_RATE  # the rate bench.py samples at: samples back to seconds
 ACTION = re.compile(r"^ActionModule\.run \((?:.*/)?([a-z_0-9]+)\.py:\d+\)$")
 
 
