@@ -62,10 +62,12 @@ def parse_address(text):
         if prefix != "32":
             return None, "must be a single address (bare or /32), not a /%s network" % prefix
         text = bare
-    error = _ipv4_error(text)
-    if error:
-        return None, error
-    return netaddr.IPAddress(text), None
+    if isinstance(text, str) and _DOTTED_QUAD.match(text):
+        try:
+            return netaddr.IPAddress(text, 4, flags=netaddr.INET_PTON), None
+        except (netaddr.AddrFormatError, ValueError):
+            pass
+    return None, _ipv4_error(text) or "is not a valid IPv4 address"
 
 
 def parse_network(text, bare_is_host=False):
@@ -152,10 +154,20 @@ class _Host:
         self.mtu = None
         self.block = None
         self.containers = []
+        self.merged = None  # _merged()
+        self.routes_toward = {}  # _routes_toward(): uplink name -> routes to these containers
+        self._preflight_entry = None
 
     @property
     def guessed(self):
         return self.node_source == "ansible_host"
+
+    @property
+    def preflight_entry(self):
+        """How the other hosts' preflight names this one (made once, shared by their plans)."""
+        if self._preflight_entry is None:
+            self._preflight_entry = {"host": self.name, "address": str(self.node_address)}
+        return self._preflight_entry
 
 
 class _Container:
@@ -322,8 +334,54 @@ def _read_container(host, index, item, errors):
     return _Container(name, ifname, host_ifname, addresses, mtu)
 
 
+class _Blocks:
+    """Every host's crossnet_container_cidr, indexed for "which blocks hold this address".
+
+    CIDR blocks either nest or are disjoint, so the blocks holding an address are found by
+    looking its network up at each prefix length in use: no scan over the hosts.
+    """
+
+    def __init__(self, hosts):
+        self.hosts = [host for host in hosts if host.block is not None]
+        self.order = {id(host): index for index, host in enumerate(self.hosts)}
+        self._by_network = {}
+        for host in self.hosts:
+            self._by_network.setdefault((host.block.prefixlen, host.block.first), []).append(host)
+        self._masks = sorted({(prefixlen, (0xFFFFFFFF << (32 - prefixlen)) & 0xFFFFFFFF)
+                              for prefixlen, dummy in self._by_network})
+
+    def holding(self, address):
+        """The hosts whose block holds ``address`` (an IPAddress), in inventory order."""
+        value = int(address)
+        found = []
+        for prefixlen, mask in self._masks:
+            found.extend(self._by_network.get((prefixlen, value & mask), ()))
+        if len(self._masks) > 1:
+            found.sort(key=lambda host: self.order[id(host)])
+        return found
+
+    def overlapping_pairs(self):
+        """Every (earlier, later) pair of hosts, in inventory order, whose blocks overlap."""
+        ordered = sorted(self.hosts, key=lambda host: (host.block.first, host.block.prefixlen,
+                                                       self.order[id(host)]))
+        pairs, enclosing = [], []
+        for host in ordered:
+            while enclosing and enclosing[-1].block.last < host.block.first:
+                enclosing.pop()
+            # Sorted by first address, widest first: every block still open holds this one.
+            for other in enclosing:
+                pairs.append(tuple(sorted((host, other), key=lambda item: self.order[id(item)])))
+            enclosing.append(host)
+        pairs.sort(key=lambda pair: (self.order[id(pair[0])], self.order[id(pair[1])]))
+        return pairs
+
+
 def _check_topology(hosts, gateway, errors):
-    """Checks across hosts: unique addresses, blocks, node addresses, the gateway."""
+    """Checks across hosts: unique addresses, blocks, node addresses, the gateway.
+
+    One pass over the containers and an index of the blocks; the problems are reported in the
+    order of the inventory, each block's after the per-address ones.
+    """
     nodes = {}
     for host in hosts:
         if host.node_address is None or host.guessed:
@@ -336,6 +394,9 @@ def _check_topology(hosts, gateway, errors):
             errors.append("host %s: crossnet_node_address %s is also the node address of host %s"
                           % (host.name, host.node_address, other))
 
+    blocks = _Blocks(hosts)
+    # What each block holds that it must not, in the order the checks below find it.
+    held = {id(host): ([], [], []) for host in blocks.hosts}
     owners = {}
     for host in hosts:
         for container in host.containers:
@@ -357,39 +418,48 @@ def _check_topology(hosts, gateway, errors):
                 if host.block is not None and address not in host.block:
                     errors.append("%s is outside the host's crossnet_container_cidr %s"
                                   % (where, host.block))
+                for block_host in blocks.holding(address):
+                    if block_host.name != host.name:
+                        held[id(block_host)][2].append(
+                            "host %s: crossnet_container_cidr %s holds address %s of host %s "
+                            "container %r" % (block_host.name, block_host.block, address, host.name,
+                                              container.name))
+    for node, node_host in nodes.items():
+        for block_host in blocks.holding(node):
+            held[id(block_host)][1].append(
+                "host %s: crossnet_container_cidr %s holds the node address %s of host %s"
+                % (block_host.name, block_host.block, node, node_host))
 
-    blocks = [host for host in hosts if host.block is not None]
-    for index, host in enumerate(blocks):
-        for other in blocks[index + 1:]:
-            if host.block in other.block or other.block in host.block:
-                errors.append("host %s: crossnet_container_cidr %s overlaps crossnet_container_cidr"
-                              " %s of host %s" % (host.name, host.block, other.block, other.name))
+    overlaps = {id(host): [] for host in blocks.hosts}
+    for host, other in blocks.overlapping_pairs():
+        overlaps[id(host)].append(
+            "host %s: crossnet_container_cidr %s overlaps crossnet_container_cidr %s of host %s"
+            % (host.name, host.block, other.block, other.name))
+    for host in blocks.hosts:
+        errors.extend(overlaps[id(host)])
         if gateway is not None and gateway in host.block:
             errors.append("host %s: crossnet_container_cidr %s holds the containers' gateway %s"
                           % (host.name, host.block, gateway))
-        for node, node_host in nodes.items():
-            if node in host.block:
-                errors.append("host %s: crossnet_container_cidr %s holds the node address %s of "
-                              "host %s" % (host.name, host.block, node, node_host))
-        for address, (owner_host, owner_container) in owners.items():
-            if owner_host != host.name and address in host.block:
-                errors.append("host %s: crossnet_container_cidr %s holds address %s of host %s "
-                              "container %r" % (host.name, host.block, address, owner_host,
-                                                owner_container))
+        for found in held[id(host)][1:]:
+            errors.extend(found)
+    return blocks
 
 
-def _resolve_guesses(hosts, gateway):
+def _resolve_guesses(hosts, gateway, blocks):
     """Drop a guessed node address that collides with anything the inventory says."""
     taken = {host.node_address: host.name for host in hosts
              if host.node_address is not None and not host.guessed}
-    for host in hosts:
-        for container in host.containers:
-            for address in container.addresses:
-                taken.setdefault(address, "host %s container %r" % (host.name, container.name))
     guesses = {}
     for host in hosts:
         if host.guessed:
             guesses.setdefault(host.node_address, []).append(host.name)
+    if not guesses:
+        return
+    for host in hosts:
+        for container in host.containers:
+            for address in container.addresses:
+                if address in guesses:
+                    taken.setdefault(address, "host %s container %r" % (host.name, container.name))
     for host in hosts:
         if not host.guessed:
             continue
@@ -401,7 +471,7 @@ def _resolve_guesses(hosts, gateway):
         elif len(guesses[address]) > 1:
             clash = "is also the ansible_host of %s" % ", ".join(
                 other for other in guesses[address] if other != host.name)
-        elif any(other.block is not None and address in other.block for other in hosts):
+        elif blocks.holding(address):
             clash = "is inside a crossnet_container_cidr"
         if clash:
             host.unresolved = "%s; its ansible_host %s %s" % (host.unresolved, address, clash)
@@ -412,7 +482,7 @@ def _peer_address(host, peer):
     """The next hop ``host`` uses for ``peer``'s containers, or None when it is unknown."""
     if peer.node_address is None:
         return None
-    if peer.guessed and not any(peer.node_address in net for net in host.uplink_networks):
+    if peer.node_source == "ansible_host" and not any(peer.node_address in net for net in host.uplink_networks):
         return None
     return peer.node_address
 
@@ -425,15 +495,78 @@ def _addresses(host):
     return [address for container in host.containers for address in container.addresses]
 
 
+def _merged(host):
+    """``host``'s container addresses merged into CIDRs (computed once per host)."""
+    if host.merged is None:
+        host.merged = _cidrs(_addresses(host))
+    return host.merged
+
+
 def _peer_networks(host):
     """What the other hosts route to ``host``: its block, else exactly its addresses merged."""
     if host.block is not None:
         return [str(host.block)]
-    return _cidrs(_addresses(host))
+    return _merged(host)
 
 
-def _host_plan(host, hosts, gateway, masquerade, container_network):
+def _routes_toward(peer, uplink):
+    """The routes to ``peer``'s containers via its node address out of ``uplink``.
+
+    Every host with that uplink name routes them alike, so the route dicts are made once and
+    shared by those hosts' plans (a thousand hosts' plans hold a million of them): a plan is
+    read, never changed in place.
+    """
+    routes = peer.routes_toward.get(uplink)
+    if routes is None:
+        address = peer.preflight_entry["address"]
+        routes = peer.routes_toward[uplink] = [{"dest": dest, "gateway": address, "dev": uplink}
+                                               for dest in _peer_networks(peer)]
+    return routes
+
+
+def _peer_parts(host, hosts):
+    """(preflight peers, routes toward them, routes_keep, unresolved peers) of ``host``."""
+    peers, routes, keep, unresolved = [], [], [], []
+    for peer in hosts:
+        if peer is host:
+            continue
+        if _peer_address(host, peer) is None:
+            # Its next hop is unknown: the routes toward its containers stay as they are.
+            unresolved.append({"host": peer.name, "reason": _unresolved_reason(host, peer)})
+            if peer.containers:
+                keep.extend(_peer_networks(peer))
+            continue
+        peers.append(peer.preflight_entry)
+        if peer.containers:
+            routes.extend(_routes_toward(peer, host.uplink))
+    return peers, routes, keep, unresolved
+
+
+class _EveryPeer:
+    """Every host's preflight entry and routes, in inventory order, for one uplink name.
+
+    When every node address is known from the inventory or the facts, a host's peers are all
+    hosts but itself: its lists are these with its own slice cut out, no loop over the hosts.
+    """
+
+    def __init__(self, hosts, uplink):
+        self.peers, self.routes, self.slices = [], [], {}
+        for index, host in enumerate(hosts):
+            start = len(self.routes)
+            self.peers.append(host.preflight_entry)
+            if host.containers:
+                self.routes.extend(_routes_toward(host, uplink))
+            self.slices[id(host)] = (index, start, len(self.routes))
+
+    def without(self, host):
+        index, start, end = self.slices[id(host)]
+        return (self.peers[:index] + self.peers[index + 1:],
+                self.routes[:start] + self.routes[end:], [], [])
+
+
+def _host_plan(host, peer_parts, gateway, masquerade, container_network):
     namespaces, veth_pairs, routes, proxy_arp = [], [], [], []
+    gateway = str(gateway)
     for container in host.containers:
         namespaces.append(container.name)
         pair = {
@@ -441,40 +574,26 @@ def _host_plan(host, hosts, gateway, masquerade, container_network):
             "host_ifname": container.host_ifname,
             "peer_ifname": container.ifname,
             "addresses": ["%s/32" % address for address in container.addresses],
-            "gateway": str(gateway),
+            "gateway": gateway,
         }
         if container.mtu is not None:
             pair["mtu"] = container.mtu
         veth_pairs.append(pair)  # veth_pair also installs the container's routes via the gateway
         proxy_arp.append(container.host_ifname)
-    for container in host.containers:
-        for address in container.addresses:
-            routes.append({"dest": "%s/32" % address, "dev": container.host_ifname,
-                           "scope": "link"})
-    peers, unresolved, keep = [], [], []
-    for peer in hosts:
-        if peer is host:
-            continue
-        address = _peer_address(host, peer)
-        if address is None:
-            # Its next hop is unknown: the routes toward its containers stay as they are.
-            unresolved.append({"host": peer.name, "reason": _unresolved_reason(host, peer)})
-            if peer.containers:
-                keep.extend(_peer_networks(peer))
-            continue
-        peers.append({"host": peer.name, "address": str(address)})
-        if peer.containers:
-            for dest in _peer_networks(peer):
-                routes.append({"dest": dest, "gateway": str(address), "dev": host.uplink})
+    for pair in veth_pairs:
+        for dest in pair["addresses"]:
+            routes.append({"dest": dest, "dev": pair["host_ifname"], "scope": "link"})
+    peers, peer_routes, keep, unresolved = peer_parts
+    routes.extend(peer_routes)
 
-    own = _cidrs(_addresses(host))
+    own = _merged(host)
     return {
         "namespaces": namespaces,
         "veth_pairs": veth_pairs,
         "routes": routes,
         "proxy_arp_interfaces": proxy_arp,
-        "masquerade": {"sources": own if masquerade else [], "exclude": container_network},
-        "forwarding": {"container_networks": own},
+        "masquerade": {"sources": list(own) if masquerade else [], "exclude": container_network},
+        "forwarding": {"container_networks": list(own)},
         "preflight": {
             "uplink": host.uplink,
             "node_address": None if host.node_address is None else str(host.node_address),
@@ -514,13 +633,51 @@ def explicit_preflight(hosts, name):
             "peers": [{"host": host, "address": address} for host, address in addresses.items() if host != name]}
 
 
-def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
-    """Plan every host of the container network.
+class Plan:
+    """The validated inventory, planned host by host on demand.
+
+    Validation and everything that spans hosts happen once, when it is made; ``part(name)``
+    then builds one host's plan in time linear in its own containers and the number of hosts,
+    so a caller that needs only some hosts' parts (a ``--limit`` run) builds only those.
+    """
+
+    def __init__(self, hosts, gateway_address, masquerade, container_network):
+        self._hosts = hosts
+        self._by_name = {host.name: host for host in hosts}
+        self._gateway = gateway_address
+        self._masquerade = masquerade
+        self.container_network = container_network
+        self._every_peer = {}  # uplink name -> _EveryPeer
+        self._every_node_known = all(host.node_address is not None and not host.guessed
+                                     for host in hosts)
+
+    @property
+    def names(self):
+        return list(self._by_name)
+
+    def __contains__(self, name):
+        return name in self._by_name
+
+    def part(self, name):
+        """Host ``name``'s plan (the shape docs/design.md describes); KeyError if not planned."""
+        host = self._by_name[name]
+        if self._every_node_known:
+            every = self._every_peer.get(host.uplink)
+            if every is None:
+                every = self._every_peer[host.uplink] = _EveryPeer(self._hosts, host.uplink)
+            peer_parts = every.without(host)
+        else:
+            peer_parts = _peer_parts(host, self._hosts)
+        return _host_plan(host, peer_parts, self._gateway, self._masquerade, self.container_network)
+
+
+def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
+    """Validate the container network of every host and return its ``Plan``.
 
     ``hosts`` maps each inventory hostname to its variables: ``crossnet_containers``,
     ``crossnet_uplink``, ``crossnet_node_address``, ``crossnet_container_cidr`` (all optional)
-    and ``ansible_facts``.  Returns ``{hostname: plan}``; raises ``PlanError`` naming every
-    problem when the inventory is not valid.
+    and ``ansible_facts``.  Raises ``PlanError`` naming every problem when the inventory is not
+    valid.  Time: linear in the containers, times the log of their number.
     """
     if NETADDR_IMPORT_ERROR is not None:
         raise NETADDR_IMPORT_ERROR
@@ -549,22 +706,27 @@ def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
             errors.append("host %s: no variables" % name)
             continue
         planned.append(_read_host(name, variables, errors))
-    _check_topology(planned, gateway_address, errors)
+    blocks = _check_topology(planned, gateway_address, errors)
     if errors:
         raise PlanError(errors)
-    _resolve_guesses(planned, gateway_address)
+    _resolve_guesses(planned, gateway_address, blocks)
 
+    # Merged host by host first: each host's merge is needed for its own plan anyway.
     container_network = []
     for host in planned:
         if host.block is not None:
             container_network.append(host.block)
         else:
-            container_network.extend(_addresses(host))
+            container_network.extend(netaddr.IPNetwork(cidr) for cidr in _merged(host))
     container_network = _cidrs(container_network + exclude)
+    return Plan(planned, gateway_address, bool(masquerade), container_network)
 
-    return {host.name: _host_plan(host, planned, gateway_address, bool(masquerade),
-                                  container_network)
-            for host in planned}
+
+def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
+    """Plan every host of the container network: ``{hostname: plan}`` (see ``plan_network``)."""
+    plan = plan_network(hosts, gateway=gateway, masquerade=masquerade,
+                        masquerade_exclude=masquerade_exclude)
+    return {name: plan.part(name) for name in plan.names}
 
 
 # What network_plan reads of each host; the rest of its hostvars is never looked at.
