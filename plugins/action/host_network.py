@@ -1,18 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller side of crossnet.routed.host_network: with ``plan``, plan this host's part here.
+"""Controller side of crossnet.routed.host_network: with ``plan``, this host's part as options.
 
-The role validates the whole inventory once (the network_plan filter) and keeps only a summary;
-each host's lists of namespaces, veth pairs and routes are planned again here, in the host's
-own worker, from the same hostvars, and handed to the module as plain data.  Templating and
-storing those lists as facts cost Ansible seconds at a thousand containers per host.
+The role plans the whole inventory once per run (the network_plan filter with ``store``), which
+writes each host's part on the controller; here ``plan: {store: ...}`` reads this host's part
+and hands it to the module as plain data (templating and storing those lists as facts cost
+Ansible seconds at a thousand containers per host).  Without ``store``, ``plan`` names the
+planning options and this host's part is planned here, from the same hostvars.
 """
 
 from __future__ import annotations
 
+import time
+
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store
 from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
@@ -27,8 +31,26 @@ MODULE = "crossnet.routed.host_network"
 PLAN_OPTIONS = {"hosts", "gateway", "masquerade", "masquerade_exclude"}
 
 
+def _unresolved_error(host, unresolved):
+    return ValueError("%s: %s; gather facts or set crossnet_uplink and crossnet_node_address"
+                      % (host, unresolved))
+
+
+def stored_part(host, plan):
+    """This host's options of the module, from the part the network_plan filter stored."""
+    others = sorted(set(plan) - {"store"})
+    if others:
+        raise ValueError("plan.store and plan.%s are mutually exclusive" % ", plan.".join(others))
+    part = plan_store.read(plan["store"], host)
+    if part["unresolved"] is not None:
+        raise _unresolved_error(host, part["unresolved"])
+    return part["args"]
+
+
 def plan_part(hostvars, host, plan):
     """This host's options of the module, planned from ``hostvars``; raises ValueError."""
+    if "store" in plan:
+        return stored_part(host, plan)
     unknown = set(plan) - PLAN_OPTIONS
     if unknown:
         raise ValueError("plan: unknown keys %s (known: %s)"
@@ -52,8 +74,7 @@ def plan_part(hostvars, host, plan):
     except PlanError as exc:
         raise ValueError(str(exc)) from None
     if part["unresolved"] is not None:
-        raise ValueError("%s: %s; gather facts or set crossnet_uplink and crossnet_node_address"
-                         % (host, part["unresolved"]))
+        raise _unresolved_error(host, part["unresolved"])
     return host_network_args(part)
 
 
@@ -69,9 +90,12 @@ class ActionModule(ActionBase):
             if given:
                 return dict(result, failed=True,
                             msg="plan and %s are mutually exclusive" % ", ".join(given))
+            started = time.monotonic()
             try:
                 args.update(plan_part(task_vars["hostvars"], task_vars["inventory_hostname"], plan))
             except ValueError as exc:
                 return dict(result, failed=True, msg=str(exc))
+            # What the controller spent on this host's part (the benchmarks add it up per run).
+            result["plan_seconds"] = round(time.monotonic() - started, 4)
         result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         return result

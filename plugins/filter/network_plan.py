@@ -58,6 +58,17 @@ options:
         Ansible copies a stored fact several times, seconds' worth at a thousand containers.
     type: bool
     default: false
+  store:
+    description:
+      - Plan once for a whole run: write the part of each of these hosts (usually
+        C(ansible_play_batch)) to a private directory on the controller that lives as long as
+        ansible-playbook, and return only C(store) (that directory), C(summary) (the summary of
+        these hosts' parts, as with O(summary=true)) and C(stats).
+      - M(crossnet.routed.host_network) with O(crossnet.routed.host_network#module:plan)
+        C({store: ...}) then reads its host's part from there instead of planning the
+        inventory again.  Hosts of the list that are not in O(hosts) are left out.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -71,44 +82,68 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: >-
-    C({host: plan}) with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
-    masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved (with
-    O(summary=true) only the last four); see docs/design.md.
+  description:
+    - C({host: plan}) with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
+      masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved (with
+      O(summary=true) only the last four); see docs/design.md.
+    - With O(store), C({store, summary, stats}): the directory of the parts, C({host: summary})
+      of the hosts listed, and C(stats) (C(seconds) the planning and writing took, C(hosts),
+      C(containers)).
   type: dict
 """
 
+import time
+
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store
 from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
     NETADDR_IMPORT_ERROR,
     PlanError,
-    network_plan as _network_plan,
+    host_network_args,
+    plan_network,
     summary as _summary,
 )
 
 
+def _stored(plan, hosts, started):
+    """Write the parts of ``hosts`` and return what the role keeps of them."""
+    parts = {host: plan.part(host) for host in hosts if host in plan}
+    directory = plan_store.write({host: {"args": host_network_args(part), "unresolved": part["unresolved"]}
+                                  for host, part in parts.items()})
+    return {"store": directory, "summary": _summary(parts),
+            "stats": {"seconds": round(time.monotonic() - started, 4), "hosts": len(plan.names),
+                      "containers": plan.containers}}
+
+
 def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None,
-                 summary=False):
+                 summary=False, store=None):
     if NETADDR_IMPORT_ERROR is not None:
         raise AnsibleFilterError("crossnet.routed.network_plan needs the Python library netaddr on "
                                  "the controller: %s" % NETADDR_IMPORT_ERROR)
     if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("crossnet.routed.network_plan: hosts must be a list of inventory "
                                  "hostnames, got %r" % (hosts,))
+    if store is not None and (isinstance(store, str) or not hasattr(store, "__iter__")):
+        raise AnsibleFilterError("crossnet.routed.network_plan: store must be a list of inventory "
+                                 "hostnames, got %r" % (store,))
+    started = time.monotonic()
     try:
         variables = host_variables(hostvars, hosts)
     except KeyError as exc:
         raise AnsibleFilterError("crossnet.routed.network_plan: host %s is not in the inventory"
                                  % exc.args[0]) from None
     try:
-        plan = _network_plan(variables, gateway=gateway, masquerade=masquerade,
-                             masquerade_exclude=masquerade_exclude)
+        plan = plan_network(variables, gateway=gateway, masquerade=masquerade,
+                            masquerade_exclude=masquerade_exclude)
     except PlanError as exc:
         raise AnsibleFilterError(str(exc)) from None
-    return _summary(plan) if summary else plan
+    if store is not None:
+        return _stored(plan, store, started)
+    parts = {name: plan.part(name) for name in plan.names}
+    return _summary(parts) if summary else parts
 
 
 class FilterModule:

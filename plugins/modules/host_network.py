@@ -90,13 +90,23 @@ options:
         Ansible about as long as the module takes to check a thousand containers.
       - Mutually exclusive with the options it fills.  A problem anywhere in the inventory
         fails the task with the whole list.
+      - With O(plan.store) the part is not planned here but read from where the
+        P(crossnet.routed.network_plan#filter) filter wrote it earlier in the same run (its
+        O(crossnet.routed.network_plan#filter:store) option): the inventory is planned once per
+        run instead of once per host.  The role does this.
     type: dict
     suboptions:
       hosts:
-        description: The hosts of the container network, usually C(groups['crossnet_hosts']).
+        description:
+          - The hosts of the container network, usually C(groups['crossnet_hosts']).
+          - Required unless O(plan.store) is given.
         type: list
         elements: str
-        required: true
+      store:
+        description:
+          - The C(store) the P(crossnet.routed.network_plan#filter) filter returned in this run.
+          - Mutually exclusive with the other suboptions.
+        type: str
       gateway:
         description: The link-local gateway containers route to.
         type: str
@@ -296,7 +306,8 @@ def main():
             lock_timeout=dict(type="int", default=60),
             lock_owner=dict(type="str"),
             plan=dict(type="dict", options=dict(
-                hosts=dict(type="list", elements="str", required=True),
+                hosts=dict(type="list", elements="str"),
+                store=dict(type="str"),
                 gateway=dict(type="str", default="169.254.1.1"),
                 masquerade=dict(type="bool", default=True),
                 masquerade_exclude=dict(type="list", elements="str", default=[]),

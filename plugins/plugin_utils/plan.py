@@ -655,6 +655,10 @@ class Plan:
     def names(self):
         return list(self._by_name)
 
+    @property
+    def containers(self):
+        return sum(len(host.containers) for host in self._hosts)
+
     def __contains__(self, name):
         return name in self._by_name
 

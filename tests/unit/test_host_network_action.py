@@ -71,3 +71,37 @@ def test_a_host_without_a_node_address_is_not_applied():
     del variables["host1"]["ansible_facts"]
     with pytest.raises(ValueError, match="host1: crossnet_uplink is not set and the host has no facts"):
         plan_part(variables, "host1", {"hosts": ["host1", "host2"]})
+
+
+# ------------------------------------------------- the part stored by the network_plan filter
+def stored_plan(tmp_path, monkeypatch, store_hosts):
+    from ansible import constants as C
+    from ansible_collections.crossnet.routed.plugins.filter.network_plan import network_plan as plan_filter
+    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(tmp_path))
+    return plan_filter(hostvars(), ["host1", "host2", "host3"], store=store_hosts)
+
+
+def test_a_stored_part_is_the_same_as_one_planned_here(tmp_path, monkeypatch):
+    result = stored_plan(tmp_path, monkeypatch, ["host1", "host3"])
+    assert sorted(result["summary"]) == ["host1", "host3"]
+    assert result["stats"]["hosts"] == 3 and result["stats"]["containers"] == 3
+    for host in ("host1", "host3"):
+        assert plan_part(None, host, {"store": result["store"]}) == plan_part(
+            hostvars(), host, {"hosts": ["host1", "host2", "host3"]})
+
+
+@pytest.mark.parametrize("plan, message", [
+    ({"store": "STORE", "hosts": ["host1"]}, "plan.store and plan.hosts are mutually exclusive"),
+    ({"store": "/tmp"}, "is not a directory the network_plan filter wrote"),
+])
+def test_a_bad_store_fails_before_the_module(tmp_path, monkeypatch, plan, message):
+    result = stored_plan(tmp_path, monkeypatch, ["host1"])
+    plan = {key: result["store"] if value == "STORE" else value for key, value in plan.items()}
+    with pytest.raises(ValueError, match=message):
+        plan_part(None, "host1", plan)
+
+
+def test_a_host_whose_part_was_not_stored_is_told_to_plan_again(tmp_path, monkeypatch):
+    result = stored_plan(tmp_path, monkeypatch, ["host1"])
+    with pytest.raises(ValueError, match="holds no plan for host2: the plan belongs to another run"):
+        plan_part(None, "host2", {"store": result["store"]})

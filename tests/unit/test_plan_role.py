@@ -17,7 +17,7 @@ import yaml
 
 from test_plan import ROOT, network_plan  # also makes the collection importable
 
-from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import summary  # noqa: E402
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import host_network_args, summary  # noqa: E402
 
 ANSIBLE_PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
 
@@ -31,8 +31,12 @@ def play(out):
             {"name": "plan", "ansible.builtin.include_role": {
                 "name": "crossnet.routed.container_network", "tasks_from": "plan"}},
             {"name": "after the plan", "check_mode": False, "ansible.builtin.copy": {
-                "content": "{{ container_network_plan[inventory_hostname] | to_json }}",
+                "content": "{{ container_network_plan.summary[inventory_hostname] | to_json }}",
                 "dest": out + "/{{ inventory_hostname }}.json", "mode": "0600"}},
+            # The stored parts go when ansible-playbook exits: keep a copy for the test.
+            {"name": "keep the stored parts", "check_mode": False, "run_once": True,
+             "ansible.builtin.copy": {"src": "{{ container_network_plan.store }}/",
+                                      "dest": out + "/../store/", "mode": "0600"}},
         ],
     }]
 
@@ -74,6 +78,14 @@ def run_play(tmp_path, inv, check=False, limit=None):
     return proc.returncode, proc.stdout + proc.stderr, reached
 
 
+def stored(tmp_path):
+    """{host: stored part} of what the plan step wrote for host_network's action plugin."""
+    store = tmp_path / "store"
+    if not store.exists():
+        return {}
+    return {bytes.fromhex(path.stem).decode(): json.loads(path.read_text()) for path in store.iterdir()}
+
+
 @pytest.mark.parametrize("check", [False, True])
 def test_every_host_gets_its_part_of_the_plan(tmp_path, check):
     rc, output, reached = run_play(tmp_path, inventory(), check=check)
@@ -83,6 +95,20 @@ def test_every_host_gets_its_part_of_the_plan(tmp_path, check):
         for name, variables in inventory()["all"]["children"]["crossnet_hosts"]["hosts"].items()})
     assert reached == summary(expected)
     assert set(reached["host1"]) == {"preflight", "routes_keep", "unresolved_peers", "unresolved"}
+    # Planned once: every host's part written for host_network, exactly its part of the plan.
+    assert stored(tmp_path) == {host: {"args": host_network_args(part), "unresolved": None}
+                                for host, part in expected.items()}
+
+
+def test_with_limit_only_the_limited_hosts_parts_are_stored(tmp_path):
+    rc, output, reached = run_play(tmp_path, inventory(), limit="host2")
+    assert rc == 0, output
+    assert sorted(reached) == ["host2"]
+    parts = stored(tmp_path)
+    assert sorted(parts) == ["host2"]
+    # host2 still routes to the hosts it was only planned around.
+    assert [route["gateway"] for route in parts["host2"]["args"]["routes"] if "gateway" in route] == [
+        "192.168.9.3"]
 
 
 def test_a_bad_host_stops_every_host_before_the_next_task(tmp_path):
