@@ -111,8 +111,11 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
 def _stored(plan, hosts, started):
     """Write the parts of ``hosts`` and return what the role keeps of them."""
     parts = {host: plan.part(host) for host in hosts if host in plan}
-    directory = plan_store.write({host: {"args": host_network_args(part), "unresolved": part["unresolved"]}
-                                  for host, part in parts.items()})
+    directory = plan_store.write(
+        {host: {"args": host_network_args(part), "peers": part["preflight"]["peers"],
+                "uplink": part["preflight"]["uplink"], "unresolved": part["unresolved"]}
+         for host, part in parts.items()},
+        {name: plan.routed_networks(name) for name in plan.names})
     return {"store": directory, "summary": _summary(parts),
             "stats": {"seconds": round(time.monotonic() - started, 4), "hosts": len(plan.names),
                       "containers": plan.containers}}

@@ -659,6 +659,11 @@ class Plan:
     def containers(self):
         return sum(len(host.containers) for host in self._hosts)
 
+    def routed_networks(self, name):
+        """What the other hosts route to host ``name``'s containers (its block, or its addresses
+        merged), via its node address."""
+        return _peer_networks(self._by_name[name])
+
     def __contains__(self, name):
         return name in self._by_name
 

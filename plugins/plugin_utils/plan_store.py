@@ -22,12 +22,22 @@ from ansible import constants as C
 PREFIX = "crossnet-plan-"
 
 
-def write(parts):
-    """Write ``{host: part}`` (JSON-able) to a new directory; returns the directory."""
+def write(parts, routed_networks):
+    """Write ``{host: part}`` to a new directory; returns the directory.
+
+    A part is ``{args, peers, uplink, unresolved}``: ``args`` the options of host_network and
+    ``peers`` the preflight's ``[{host, address}]``.  The routes toward the peers are the bulk of
+    every part (a thousand hosts: a million of them), and the same for every host: they are
+    written once, as ``routed_networks`` (``{host: [network, ...]}``), and each part keeps only
+    its own containers' routes.  ``read`` puts them back together.
+    """
     directory = tempfile.mkdtemp(prefix=PREFIX, dir=C.DEFAULT_LOCAL_TMP)
+    _write(os.path.join(directory, "routed_networks.json"), routed_networks)
     for host, part in parts.items():
-        with open(os.path.join(directory, _filename(host)), "w", encoding="utf-8") as handle:
-            json.dump(part, handle, separators=(",", ":"))
+        args = part["args"]
+        own = sum(len(pair["addresses"]) for pair in args["veth_pairs"])
+        _write(os.path.join(directory, _filename(host)),
+               dict(part, args=dict(args, routes=args["routes"][:own])))
     return directory
 
 
@@ -36,11 +46,24 @@ def read(directory, host):
     if not isinstance(directory, str) or not os.path.basename(directory).startswith(PREFIX):
         raise ValueError("plan.store %r is not a directory the network_plan filter wrote" % (directory,))
     try:
-        with open(os.path.join(directory, _filename(host)), encoding="utf-8") as handle:
-            return json.load(handle)
+        part = _read(os.path.join(directory, _filename(host)))
     except FileNotFoundError:
         raise ValueError("plan.store %s holds no plan for %s: the plan belongs to another run or "
                          "another batch of hosts; plan again" % (directory, host)) from None
+    routed = _read(os.path.join(directory, "routed_networks.json"))
+    part["args"]["routes"].extend({"dest": dest, "gateway": peer["address"], "dev": part["uplink"]}
+                                  for peer in part["peers"] for dest in routed[peer["host"]])
+    return part
+
+
+def _write(path, document):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(document, separators=(",", ":")))  # json.dump encodes in Python
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _filename(host):

@@ -17,6 +17,7 @@ import yaml
 
 from test_plan import ROOT, network_plan  # also makes the collection importable
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import host_network_args, summary  # noqa: E402
 
 ANSIBLE_PLAYBOOK = os.path.join(ROOT, ".venv", "bin", "ansible-playbook")
@@ -36,7 +37,7 @@ def play(out):
             # The stored parts go when ansible-playbook exits: keep a copy for the test.
             {"name": "keep the stored parts", "check_mode": False, "run_once": True,
              "ansible.builtin.copy": {"src": "{{ container_network_plan.store }}/",
-                                      "dest": out + "/../store/", "mode": "0600"}},
+                                      "dest": out + "/../crossnet-plan-copy/", "mode": "0600"}},
         ],
     }]
 
@@ -80,10 +81,12 @@ def run_play(tmp_path, inv, check=False, limit=None):
 
 def stored(tmp_path):
     """{host: stored part} of what the plan step wrote for host_network's action plugin."""
-    store = tmp_path / "store"
+    store = tmp_path / "crossnet-plan-copy"
     if not store.exists():
         return {}
-    return {bytes.fromhex(path.stem).decode(): json.loads(path.read_text()) for path in store.iterdir()}
+    hosts = [bytes.fromhex(path.stem).decode() for path in store.iterdir() if path.name != "routed_networks.json"]
+    return {host: {key: value for key, value in plan_store.read(str(store), host).items()
+                   if key in ("args", "unresolved")} for host in hosts}
 
 
 @pytest.mark.parametrize("check", [False, True])
