@@ -60,13 +60,13 @@ options:
     default: false
   store:
     description:
-      - Plan once for a whole run: write the part of each of these hosts (usually
+      - Plan once for a whole run.  Write the part of each of these hosts (usually
         C(ansible_play_batch)) to a private directory on the controller that lives as long as
         ansible-playbook, and return only C(store) (that directory), C(summary) (the summary of
         these hosts' parts, as with O(summary=true)) and C(stats).
-      - M(crossnet.routed.host_network) with O(crossnet.routed.host_network#module:plan)
-        C({store: ...}) then reads its host's part from there instead of planning the
-        inventory again.  Hosts of the list that are not in O(hosts) are left out.
+      - M(crossnet.routed.host_network) with O(crossnet.routed.host_network#module:plan.store)
+        then reads its host's part from there instead of planning the inventory again.  Hosts
+        of the list that are not in O(hosts) are left out.
     type: list
     elements: str
 """
@@ -83,11 +83,11 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C({host: plan}) with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
+    - C(host) to plan, with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
       masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved (with
       O(summary=true) only the last four); see docs/design.md.
-    - With O(store), C({store, summary, stats}): the directory of the parts, C({host: summary})
-      of the hosts listed, and C(stats) (C(seconds) the planning and writing took, C(hosts),
+    - With O(store), C(store) (the directory of the parts), C(summary) (C(host) to summary,
+      for the hosts listed) and C(stats) (C(seconds) the planning and writing took, C(hosts),
       C(containers)).
   type: dict
 """

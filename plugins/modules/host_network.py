@@ -92,8 +92,8 @@ options:
         fails the task with the whole list.
       - With O(plan.store) the part is not planned here but read from where the
         P(crossnet.routed.network_plan#filter) filter wrote it earlier in the same run (its
-        O(crossnet.routed.network_plan#filter:store) option): the inventory is planned once per
-        run instead of once per host.  The role does this.
+        O(crossnet.routed.network_plan#filter:store) option), so that the inventory is planned
+        once per run instead of once per host.  The role does this.
     type: dict
     suboptions:
       hosts:
