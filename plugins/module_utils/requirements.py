@@ -27,3 +27,13 @@ def require(module, *libraries):
     for library in libraries:
         if IMPORT_ERRORS[library]:
             module.fail_json(msg=missing_required_lib(library), exception=IMPORT_ERRORS[library])
+
+
+# Commands the modules run (iptables-restore and nft come with these packages).
+COMMANDS = ("iptables", "nft")
+
+
+def missing(module):
+    """What the modules need and this host lacks: library names, then command names."""
+    absent = [library for library, error in IMPORT_ERRORS.items() if error]
+    return absent + [command for command in COMMANDS if module.get_bin_path(command) is None]

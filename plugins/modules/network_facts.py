@@ -18,6 +18,9 @@ description:
     C(container_network) role reads, besides the interface names and the default route.
   - Only the uplink's entry is returned.  A play that needs the facts of other interfaces
     gathers them with M(ansible.builtin.setup), and the role then skips this module.
+  - Also says what the collection needs and the host lacks (RV(missing)), without failing:
+    when pyroute2 or netaddr is missing it returns no facts, only RV(missing).  The
+    C(container_network) role runs the package manager only on a host that lacks something.
 version_added: "0.1.0"
 author:
   - crossnet.routed contributors (@crossnet)
@@ -95,6 +98,15 @@ ansible_facts:
       macaddress: "0a:58:c0:a8:09:03"
       ipv4: {address: 192.168.9.3, netmask: 255.255.255.0, network: 192.168.9.0, prefix: "24"}
       ipv4_secondaries: []
+missing:
+  description:
+    - What the modules need and this host lacks, C([]) when nothing is missing.  Python
+      libraries (C(pyroute2), C(netaddr)) are looked for in the module's own interpreter,
+      commands (C(iptables), C(nft)) on the PATH and in the sbin directories.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 preflight:
   description:
     - With O(preflight), what was checked (C(checked), the arguments as given), the problems
@@ -120,7 +132,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    requirements.require(module, "pyroute2", "netaddr")
+    missing = requirements.missing(module)
+    if any(library in missing for library in requirements.IMPORT_ERRORS):
+        module.exit_json(changed=False, ansible_facts={}, missing=missing)
     from ansible_collections.crossnet.routed.plugins.module_utils import hostfacts
 
     wanted = module.params["preflight"]
@@ -131,7 +145,7 @@ def main():
             checked = {key: wanted[key] for key in ("uplink", "node_address", "peers")}
             looked_up, errors = preflight.check_params(sockets[None], wanted)
             result["preflight"] = dict(looked_up, checked=checked, errors=errors)
-    module.exit_json(changed=False, ansible_facts=facts, **result)
+    module.exit_json(changed=False, ansible_facts=facts, missing=missing, **result)
 
 
 if __name__ == "__main__":

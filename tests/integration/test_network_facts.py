@@ -64,3 +64,20 @@ def test_preflight_with_the_facts_reports_without_failing(sandbox):
     fine = dict(wanted, peers=wanted["peers"][:1])
     assert sandbox.run_module("network_facts", {"uplink": "up-0", "preflight": fine})["preflight"]["errors"] == []
     assert "preflight" not in sandbox.run_module("network_facts", {"uplink": "up-0"})
+
+
+def test_says_nothing_is_missing_on_a_complete_host(sandbox):
+    assert sandbox.run_module("network_facts", {}, check=True)["missing"] == []
+
+
+def test_without_pyroute2_it_says_so_and_gathers_nothing(sandbox, tmp_path):
+    """A host without pyroute2 (here: a stand-in package that cannot be imported) is reported,
+    not failed: the role then installs the packages and gathers the facts again."""
+    shim = tmp_path / "shim" / "pyroute2"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('no pyroute2 on this host')\n")
+    python = sandbox.interpreter_with("python-no-pyroute2", {"PYTHONPATH": str(shim.parent)})
+    result = sandbox.run_module("network_facts", {"uplink": "lo"}, check=True, interpreter=python)
+    assert result["failed"] is False, result.get("msg")
+    assert result["missing"] == ["pyroute2"]
+    assert result["ansible_facts"] == {}
