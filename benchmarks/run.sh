@@ -3,8 +3,13 @@
 #   benchmarks/run.sh --sizes 50,200,1000 [--python venv|system] [--cidr] [--profile modules|controller]
 # Results: benchmarks/results/<stamp>/ (summary.md, results.json, time_vs_n.png; latest -> newest).
 # The lab ($XB_LAB, default xbench) is always taken down, also on failure or Ctrl-C.
+#   benchmarks/run.sh --planner [--sizes 100x100,300x100,1000x100] [--repeat 3]   # planner alone, no lab
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == --planner ]]; then
+  shift
+  exec .venv/bin/python benchmarks/planner.py "$@"
+fi
 export XB_LAB=${XB_LAB:-xbench}   # another name lets two runs share the machine
 lab_down() { .venv/bin/python lab/lab.py down "$XB_LAB" >/dev/null 2>&1 || true; }
 trap lab_down EXIT INT TERM
