@@ -396,7 +396,7 @@ def _check_topology(hosts, gateway, errors):
 
     blocks = _Blocks(hosts)
     # What each block holds that it must not, in the order the checks below find it.
-    held = {id(host): ([], [], []) for host in blocks.hosts}
+    held = {id(host): ([], []) for host in blocks.hosts}  # node addresses, container addresses
     owners = {}
     for host in hosts:
         for container in host.containers:
@@ -420,13 +420,13 @@ def _check_topology(hosts, gateway, errors):
                                   % (where, host.block))
                 for block_host in blocks.holding(address):
                     if block_host.name != host.name:
-                        held[id(block_host)][2].append(
+                        held[id(block_host)][1].append(
                             "host %s: crossnet_container_cidr %s holds address %s of host %s "
                             "container %r" % (block_host.name, block_host.block, address, host.name,
                                               container.name))
     for node, node_host in nodes.items():
         for block_host in blocks.holding(node):
-            held[id(block_host)][1].append(
+            held[id(block_host)][0].append(
                 "host %s: crossnet_container_cidr %s holds the node address %s of host %s"
                 % (block_host.name, block_host.block, node, node_host))
 
@@ -440,7 +440,7 @@ def _check_topology(hosts, gateway, errors):
         if gateway is not None and gateway in host.block:
             errors.append("host %s: crossnet_container_cidr %s holds the containers' gateway %s"
                           % (host.name, host.block, gateway))
-        for found in held[id(host)][1:]:
+        for found in held[id(host)]:
             errors.extend(found)
     return blocks
 
