@@ -53,6 +53,9 @@ class CallbackModule(CallbackBase):
             "changed": bool(result._result.get("changed", False)),
             "start": self._task_start.get(task._uuid, now), "end": now,
             "msg": str(result._result.get("msg", ""))[:2000] if status == "failed" else None,
+            # The controller's planning: the role's plan step and host_network's part reads.
+            "plan_stats": ((result._result.get("ansible_facts") or {}).get("container_network_plan") or {}).get("stats"),
+            "plan_seconds": result._result.get("plan_seconds"),
         })
 
     def v2_runner_on_ok(self, result):
