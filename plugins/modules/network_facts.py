@@ -18,13 +18,21 @@ description:
     C(container_network) role reads, besides the interface names and the default route.
   - Only the uplink's entry is returned.  A play that needs the facts of other interfaces
     gathers them with M(ansible.builtin.setup), and the role then skips this module.
-  - Also says what the collection needs and the host lacks (RV(missing)), without failing:
-    when pyroute2 or netaddr is missing it returns no facts, only RV(missing).  The
-    C(container_network) role runs the package manager only on a host that lacks something.
+  - Also says what the collection's modules need and the host lacks (RV(missing)), without
+    failing: when pyroute2 or netaddr is missing it returns no facts (and runs no preflight),
+    only RV(missing).  The C(container_network) role runs the package manager only on a host
+    that lacks something.  With O(gather=false) that is all it does.
 version_added: "0.1.0"
 author:
   - crossnet.routed contributors (@crossnet)
 options:
+  gather:
+    description:
+      - Gather the facts (and run the O(preflight) checks).  With V(false) the module only
+        reports RV(missing) and returns no facts: the C(container_network) role asks so where
+        the facts are not needed (teardown) or a play gathered them already.
+    type: bool
+    default: true
   uplink:
     description:
       - The interface to describe.  Default is the interface of the default IPv4 route; a host
@@ -81,11 +89,23 @@ EXAMPLES = r"""
 - name: Describe eth0, the interface names and the default route
   crossnet.routed.network_facts:
     uplink: eth0
+
+- name: Only say what the host lacks
+  crossnet.routed.network_facts:
+    gather: false
+  register: requirements
+
+- name: Stop when something is missing
+  ansible.builtin.assert:
+    that: requirements.missing | length == 0
+    fail_msg: "{{ inventory_hostname }} lacks {{ requirements.missing | join(', ') }}"
 """
 
 RETURN = r"""
 ansible_facts:
-  description: C(interfaces), C(default_ipv4) and the uplink's entry, as setup names them.
+  description:
+    - C(interfaces), C(default_ipv4) and the uplink's entry, as setup names them; empty when
+      nothing was gathered (O(gather=false), or pyroute2 or netaddr is missing).
   returned: always
   type: dict
   sample:
@@ -100,13 +120,16 @@ ansible_facts:
       ipv4_secondaries: []
 missing:
   description:
-    - What the modules need and this host lacks, C([]) when nothing is missing.  Python
-      libraries (C(pyroute2), C(netaddr)) are looked for in the module's own interpreter,
-      commands (C(iptables), C(nft)) on the PATH and in the sbin directories.
+    - What the collection's modules need and this host lacks, C([]) when nothing is missing:
+      any of C(netaddr), C(pyroute2) (Python libraries, looked for in the interpreter the
+      module runs under, which is the one every module of the collection runs under), C(iptables),
+      C(nft) (commands, looked for on the PATH and in the sbin directories).
+    - The module does not fail for them; the C(container_network) role installs what is missing
+      (its C(crossnet_manage_packages)) or stops.
   returned: always
   type: list
   elements: str
-  sample: []
+  sample: [pyroute2, nft]
 preflight:
   description:
     - With O(preflight), what was checked (C(checked), the arguments as given), the problems
@@ -127,13 +150,14 @@ from ansible_collections.crossnet.routed.plugins.module_utils import netlink, pr
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            gather=dict(type="bool", default=True),
             uplink=dict(type="str"),
             preflight=dict(type="dict", options=preflight.ARGUMENT_SPEC),
         ),
         supports_check_mode=True,
     )
     missing = requirements.missing(module)
-    if any(library in missing for library in requirements.IMPORT_ERRORS):
+    if not module.params["gather"] or any(library in missing for library in requirements.IMPORT_ERRORS):
         module.exit_json(changed=False, ansible_facts={}, missing=missing)
     from ansible_collections.crossnet.routed.plugins.module_utils import hostfacts
 

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 def _up(box, *commands):
     for argv in commands:
@@ -81,3 +83,50 @@ def test_without_pyroute2_it_says_so_and_gathers_nothing(sandbox, tmp_path):
     assert result["failed"] is False, result.get("msg")
     assert result["missing"] == ["pyroute2"]
     assert result["ansible_facts"] == {}
+
+
+def test_gather_false_only_says_what_is_missing(sandbox):
+    """What the role runs for teardown, or after a play gathered its own facts: no facts, no
+    preflight, only ``missing``."""
+    wanted = {"host": "host1", "uplink": "lo", "node_address": "127.0.0.1", "peers": []}
+    result = sandbox.run_module("network_facts", {"gather": False, "preflight": wanted}, check=True)
+    assert result["failed"] is False, result.get("msg")
+    assert result["missing"] == [] and result["ansible_facts"] == {} and "preflight" not in result
+
+
+def _interpreter_without(sandbox, tmp_path, *libraries):
+    """The sandbox's Python with stand-ins for ``libraries`` first on its path that raise
+    ImportError, as on a host where they are not installed."""
+    shim = tmp_path / "shim"
+    for library in libraries:
+        (shim / library).mkdir(parents=True)
+        (shim / library / "__init__.py").write_text("raise ImportError('no %s on this host')\n" % library)
+    return sandbox.interpreter_with("python-without-" + "-".join(libraries), {"PYTHONPATH": str(shim)})
+
+
+def test_without_netaddr_and_pyroute2_both_are_reported(sandbox, tmp_path):
+    python = _interpreter_without(sandbox, tmp_path, "netaddr", "pyroute2")
+    for gather in (True, False):
+        result = sandbox.run_module("network_facts", {"gather": gather}, check=True, interpreter=python)
+        assert result["failed"] is False, result.get("msg")
+        assert result["missing"] == ["netaddr", "pyroute2"] and result["ansible_facts"] == {}
+
+
+def test_missing_commands_are_reported_with_the_facts(sandbox, tmp_path):
+    """iptables and nft are looked for on the PATH and in the sbin directories: an empty
+    directory mounted over the ones that hold them (in the sandbox's own mount namespace) makes
+    them missing, while the facts are still gathered."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    hidden = set()
+    for name in ("iptables", "nft"):
+        for directory in ("/usr/sbin", "/sbin", "/usr/local/sbin"):
+            real = os.path.realpath(directory)
+            if real not in hidden and os.path.exists(os.path.join(real, name)):
+                sandbox.run(["mount", "--bind", str(empty), real], check=True)
+                hidden.add(real)
+    assert hidden, "iptables and nft are not installed here at all"
+    result = sandbox.run_module("network_facts", {"uplink": "lo"}, check=True)
+    assert result["failed"] is False, result.get("msg")
+    assert result["missing"] == ["iptables", "nft"]
+    assert "lo" in result["ansible_facts"]["interfaces"]
