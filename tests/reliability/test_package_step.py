@@ -23,8 +23,9 @@ import harness
 LAB_NAME = "pkstep"
 TOPOLOGY = "two_hosts.yml"
 
-DEFAULTS = {"ANSIBLE_PIPELINING": "0"}  # Ansible's default; the harness turns it on
-MANAGED = {"crossnet_manage_packages": True}
+# Ansible's default, no pipelining: the lab's inventory turns it on with a host variable, which
+# only an extra variable overrides.
+MANAGED = {"crossnet_manage_packages": True, "ansible_pipelining": False}
 INCLUDE = "Provide what the host lacks"
 CHECK = "Learn what the host lacks"
 NO_PYROUTE2 = "/tmp/pk-python-without-pyroute2"
@@ -50,22 +51,22 @@ def _package_step_skipped(run, lab):
 
 def test_default_path_runs_neither_setup_nor_the_package_manager(fresh_lab):
     lab = fresh_lab
-    converge = lab.playbook(extra_vars=MANAGED, env=DEFAULTS)
+    converge = lab.playbook(extra_vars=MANAGED)
     _assert_package_step_skipped(converge, lab, "the first converge")
     # Facts and the requirement check in one module run per host, no second check.
     assert sorted(e["host"] for e in converge.tasks("network_facts") if e["status"] == "ok") == sorted(lab.hosts)
     assert set(_by_task(converge, CHECK).values()) == {"skipped"}
 
-    rerun = lab.playbook(extra_vars=MANAGED, env=DEFAULTS)
+    rerun = lab.playbook(extra_vars=MANAGED)
     _assert_package_step_skipped(rerun, lab, "the re-run")
     assert all(r["changed"] == 0 for r in rerun.recap.values()), rerun.describe()
 
-    checked = lab.playbook(extra_vars=MANAGED, env=DEFAULTS, check=True)
+    checked = lab.playbook(extra_vars=MANAGED, check=True)
     _assert_package_step_skipped(checked, lab, "the re-run in check mode")
     assert all(r["changed"] == 0 for r in checked.recap.values()), checked.describe()
 
     # Teardown gathers no facts: the check alone runs, and again no package step.
-    teardown = lab.playbook(extra_vars=dict(MANAGED, crossnet_state="absent"), env=DEFAULTS)
+    teardown = lab.playbook(extra_vars=dict(MANAGED, crossnet_state="absent"))
     _assert_package_step_skipped(teardown, lab, "the teardown")
     assert _by_task(teardown, CHECK) == {host: "ok" for host in lab.hosts}
     lab.assert_unchanged_since(lab.pristine, "converge + teardown")
@@ -90,7 +91,7 @@ def _gathering_play(lab, overrides, extra_vars, tag):
     argv, events = lab.playbook_argv(overrides=overrides, extra_vars=extra_vars, tag=tag)
     argv[-1:] = ["--limit", "host1", playbook]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=lab.workdir,
-                          env=lab.env(events, DEFAULTS), timeout=harness.PLAYBOOK_TIMEOUT, check=False)
+                          env=lab.env(events), timeout=harness.PLAYBOOK_TIMEOUT, check=False)
     return harness.Run(argv, proc.returncode, proc.stdout, proc.stderr, harness.read_events(events))
 
 
@@ -98,7 +99,7 @@ def test_a_play_that_gathered_facts_still_learns_what_is_missing(fresh_lab):
     lab = fresh_lab
     overrides = _without_pyroute2(lab, "host1")
 
-    unmanaged = _gathering_play(lab, overrides, {"crossnet_manage_packages": False}, "unmanaged")
+    unmanaged = _gathering_play(lab, overrides, dict(MANAGED, crossnet_manage_packages=False), "unmanaged")
     assert unmanaged.rc != 0, unmanaged.describe()
     assert _by_task(unmanaged, CHECK) == {"host1": "ok"}
     failed = [e for e in unmanaged.events if e["status"] == "failed"]
@@ -120,8 +121,7 @@ def test_a_play_that_gathered_facts_still_learns_what_is_missing(fresh_lab):
 def test_teardown_of_a_host_without_pyroute2_stops_before_the_teardown(fresh_lab):
     lab = fresh_lab
     overrides = _without_pyroute2(lab, "host2")
-    run = lab.playbook(overrides=overrides, extra_vars={"crossnet_state": "absent", "crossnet_manage_packages": False},
-                       env=DEFAULTS)
+    run = lab.playbook(overrides=overrides, extra_vars=dict(MANAGED, crossnet_state="absent", crossnet_manage_packages=False))
     assert run.rc != 0, run.describe()
     failed = [e for e in run.events if e["status"] == "failed"]
     assert [(e["host"], e["msg"].split(";")[0]) for e in failed] == [("host2", "host2 lacks pyroute2")], run.describe()
