@@ -19,7 +19,7 @@ description:
   - Only the uplink's entry is returned.  A play that needs the facts of other interfaces
     gathers them with M(ansible.builtin.setup), and the role then skips this module.
   - Also says what the collection's modules need and the host lacks (RV(missing)), without
-    failing: when pyroute2 or netaddr is missing it returns no facts (and runs no preflight),
+    failing; when pyroute2 or netaddr is missing it returns no facts (and runs no preflight),
     only RV(missing).  The C(container_network) role runs the package manager only on a host
     that lacks something.  With O(gather=false) that is all it does.
 version_added: "0.1.0"
@@ -29,7 +29,7 @@ options:
   gather:
     description:
       - Gather the facts (and run the O(preflight) checks).  With V(false) the module only
-        reports RV(missing) and returns no facts: the C(container_network) role asks so where
+        reports RV(missing) and returns no facts; the C(container_network) role asks so where
         the facts are not needed (teardown) or a play gathered them already.
     type: bool
     default: true
@@ -120,7 +120,7 @@ ansible_facts:
       ipv4_secondaries: []
 missing:
   description:
-    - What the collection's modules need and this host lacks, C([]) when nothing is missing:
+    - What the collection's modules need and this host lacks, C([]) when nothing is missing;
       any of C(netaddr), C(pyroute2) (Python libraries, looked for in the interpreter the
       module runs under, which is the one every module of the collection runs under), C(iptables),
       C(nft) (commands, looked for on the PATH and in the sbin directories).
