@@ -102,8 +102,9 @@ def main(argv=None):
             "peak_mib": statistics.median(r["peak_mib"] for r in plans),
             "store_seconds": statistics.median(r["seconds"] for r in stores),
             "runs": {"plan": plans, "store": stores}}
-        print("| %s | %.2f | %.0f | %.2f | %.2fx |" % (size, row["seconds"], row["peak_mib"], row["store_seconds"],
-                                                   row["store_seconds"] / row["seconds"]))
+        ratio = row["store_seconds"] / row["seconds"]
+        print("| %s | %.2f | %.0f | %.2f | %.2fx |"
+              % (size, row["seconds"], row["peak_mib"], row["store_seconds"], ratio))
     if "1000x100" in rows and "100x100" in rows:
         big, small = rows["1000x100"], rows["100x100"]
         print("\nTargets at 1000x100: %.2f s (<= %.1f s: %s), %.0f MiB (<= %d: %s), 1000x100 / 100x100 = %.1fx (<= %.0fx: %s)"
