@@ -10,6 +10,8 @@
     python lab/lab.py inventory seed
     python lab/lab.py exec seed host1 [--netns container0] -- ip addr
     python lab/lab.py probe seed [--json FILE] [--check]         # connectivity matrix
+    python lab/lab.py fleet --hosts 64 --containers 10 [--racks 4] [--up [--name fleet]]
+                                                                 # a generated fleet topology
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from labkit import core, probe  # noqa: E402
+import yaml  # noqa: E402
+
+from labkit import core, fleet, probe  # noqa: E402
 from labkit.topology import TopologyError  # noqa: E402
 
 
@@ -55,12 +60,44 @@ def main(argv=None):
     matrix.add_argument("name")
     matrix.add_argument("--json", help="also write the rows to this file")
     matrix.add_argument("--check", action="store_true", help="exit 1 unless every row is as expected")
+    generate = sub.add_parser("fleet", help="write a fleet topology (H hosts x C containers), or bring it up")
+    generate.add_argument("--hosts", type=int, required=True)
+    generate.add_argument("--containers", type=int, default=10, help="per host (default 10)")
+    generate.add_argument("--racks", type=int, default=1,
+                          help="segments the hosts are spread over, joined into one L2 network (default 1)")
+    generate.add_argument("--python", default="alternate",
+                          help="venv, system, an absolute path, or alternate (default: odd hosts venv, even system)")
+    generate.add_argument("--cidr", action="store_true", help="give each host a crossnet_container_cidr")
+    generate.add_argument("--up", action="store_true", help="bring the fleet up (prints the inventory path)")
+    generate.add_argument("--name", default="fleet", help="with --up: the lab's name (default fleet)")
+    generate.add_argument("-o", "--output", help="also write the topology to this file (default: standard output; "
+                                                 "with --up none)")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "up":
             lab = core.Lab(lab_name(args))
             lab.up(args.topology)
+            print(lab.inventory)
+        elif args.command == "fleet":
+            doc = fleet.topology(args.hosts, args.containers, args.racks, args.python, args.cidr)
+            text = "# lab.py fleet --hosts %d --containers %d --racks %d\n---\n%s" % (
+                args.hosts, args.containers, args.racks, yaml.safe_dump(doc, sort_keys=False))
+            if not args.up:
+                if args.output:
+                    with open(args.output, "w", encoding="utf-8") as handle:
+                        handle.write(text)
+                else:
+                    sys.stdout.write(text)
+                return 0
+            lab = core.Lab(args.name)
+            with tempfile.NamedTemporaryFile("w", suffix=".yml", dir=args.output and os.path.dirname(
+                    os.path.abspath(args.output)), delete=not args.output, encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                if args.output:
+                    os.replace(handle.name, args.output)
+                lab.up(args.output or handle.name)
             print(lab.inventory)
         elif args.command == "down":
             if bool(args.name) == args.all:
@@ -93,7 +130,7 @@ def main(argv=None):
                     json.dump(rows, handle, indent=2)
             if args.check and not all(row["ok"] for row in rows):
                 return 1
-    except (core.LabError, TopologyError, OSError) as exc:
+    except (core.LabError, TopologyError, fleet.FleetError, OSError) as exc:
         print("lab.py %s: %s" % (args.command, exc), file=sys.stderr)
         return 2
     return 0

@@ -4,6 +4,7 @@
 """Lab topology files: segments (L2 bridges), hosts (crossnet_hosts) and outside nodes.
 
     segments: [lan]
+    trunks: [[rack1, rack2]]                       # optional: segments joined into one L2 network
     vars: {crossnet_manage_packages: false}        # group vars of crossnet_hosts
     hosts:
       host1:
@@ -67,6 +68,7 @@ class Topology:
     segments: list
     nodes: list
     vars: dict
+    trunks: list = dataclasses.field(default_factory=list)
 
     @property
     def hosts(self):
@@ -117,6 +119,30 @@ def _links(node, raw, segments):
     return links
 
 
+def _trunks(raw, segments):
+    """Pairs of segments bridged together.  They must not close a loop: the lab's bridges run
+    no spanning tree, and a loop would flood the segments with copies of every broadcast."""
+    if not isinstance(raw, list):
+        raise TopologyError("trunks must be a list of [segment, segment] pairs")
+    root = {s: s for s in segments}
+
+    def find(segment):
+        while root[segment] != segment:
+            segment = root[segment]
+        return segment
+
+    trunks = []
+    for pair in raw:
+        if not isinstance(pair, list) or len(pair) != 2 or any(s not in segments for s in pair):
+            raise TopologyError("trunk %r: a pair of known segments" % (pair,))
+        a, b = find(pair[0]), find(pair[1])
+        if a == b:
+            raise TopologyError("trunk %r closes a loop (the lab's bridges run no spanning tree)" % (pair,))
+        root[a] = b
+        trunks.append(list(pair))
+    return trunks
+
+
 def parse(doc):
     if not isinstance(doc, dict):
         raise TopologyError("a topology is a mapping")
@@ -140,7 +166,7 @@ def parse(doc):
             if str(link.address.ip) in seen:
                 raise TopologyError("address %s used by %s and %s" % (link.address.ip, seen[str(link.address.ip)], node.name))
             seen[str(link.address.ip)] = node.name
-    return Topology(segments, nodes, dict(doc.get("vars") or {}))
+    return Topology(segments, nodes, dict(doc.get("vars") or {}), _trunks(doc.get("trunks") or [], segments))
 
 
 def load(path):
