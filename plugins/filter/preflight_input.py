@@ -14,6 +14,9 @@ description:
   - Returns what the C(preflight) key of C(crossnet.routed.network_plan) will be for one host
     (C(uplink), C(node_address), C(peers)), with C(host) added, when the inventory gives that host's
     C(crossnet_uplink) and every host's C(crossnet_node_address); otherwise V(None).
+  - Reading every host's variables for every host costs time that grows as the square of the
+    number of hosts; with O(node_addresses) (what M(crossnet.routed.node_addresses) returned,
+    once per run) only this host's variables are read.
   - The C(container_network) role passes it to M(crossnet.routed.network_facts), which then
     runs the preflight checks in the same task that gathers the facts.
 options:
@@ -30,9 +33,20 @@ options:
     description: The host whose preflight is wanted, usually C(inventory_hostname).
     type: str
     required: true
+  node_addresses:
+    description:
+      - C({host: node address}) of every host in O(hosts), as C(crossnet.routed.node_addresses)
+        returns it, or V(None) when that said not every address is given (the result is then
+        V(None) too).  Omitted, the filter reads every host's variables itself.
+    type: dict
 """
 
 EXAMPLES = r"""
+- name: Work out the node addresses once (run_once), then each host's input from them
+  ansible.builtin.set_fact:
+    node_addresses: "{{ hostvars | crossnet.routed.node_addresses(groups['crossnet_hosts']) }}"
+  run_once: true
+
 - name: Gather the facts and check the host in one task
   crossnet.routed.network_facts:
     preflight: "{{ hostvars | crossnet.routed.preflight_input(groups['crossnet_hosts'], inventory_hostname) }}"
@@ -44,21 +58,30 @@ _value:
   type: dict
 """
 
-from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import NETADDR_IMPORT_ERROR, explicit_preflight
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
+    EXPLICIT_VARIABLES,
+    NETADDR_IMPORT_ERROR,
+    explicit_preflight,
+    explicit_variables,
+)
 
-VARIABLES = ("crossnet_uplink", "crossnet_node_address")
+ALL = object()  # node_addresses not given: read every host's variables
 
 
-def preflight_input(hostvars, hosts, host):
+def preflight_input(hostvars, hosts, host, node_addresses=ALL):
     if NETADDR_IMPORT_ERROR is not None or host not in hosts:
         return None
-    variables = {}
-    for name in hosts:
-        if name not in hostvars:
+    if node_addresses is ALL:
+        variables = explicit_variables(hostvars, hosts)
+        if variables is None:
             return None
-        host_vars = hostvars[name]
-        variables[name] = {key: host_vars[key] for key in VARIABLES if key in host_vars}
-    wanted = explicit_preflight(variables, host)
+        wanted = explicit_preflight(variables, host)
+    elif not node_addresses or host not in hostvars:
+        return None
+    else:
+        own = hostvars[host]
+        wanted = explicit_preflight({host: {key: own[key] for key in EXPLICIT_VARIABLES if key in own}}, host,
+                                    dict(node_addresses))
     return None if wanted is None else dict(wanted, host=host)
 
 

@@ -612,16 +612,24 @@ def _unresolved_reason(host, peer):
             % (peer.unresolved, peer.node_address, host.name, host.uplink))
 
 
-def explicit_preflight(hosts, name):
-    """The plan's ``preflight`` for host ``name`` when the inventory alone decides it, else None.
+EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address")
 
-    That is when ``name`` has ``crossnet_uplink`` and every host a valid
-    ``crossnet_node_address``: the role then checks it while it gathers the facts, one task
-    earlier and one task fewer.  ``hosts`` as for network_plan, in the same order.
-    """
-    uplink = (hosts.get(name) or {}).get("crossnet_uplink")
-    if not isinstance(uplink, str) or not uplink:
-        return None
+
+def explicit_variables(hostvars, hosts):
+    """``{host: the variables of EXPLICIT_VARIABLES it has}`` read from ``hostvars`` (a mapping
+    of host to variables, such as Ansible's), or None when a host is not in it."""
+    variables = {}
+    for name in hosts:
+        if name not in hostvars:
+            return None
+        host_vars = hostvars[name]
+        variables[name] = {key: host_vars[key] for key in EXPLICIT_VARIABLES if key in host_vars}
+    return variables
+
+
+def explicit_node_addresses(hosts):
+    """``{host: node address}`` when every host of ``hosts`` (as for network_plan, in the same
+    order) gives a valid ``crossnet_node_address``, else None."""
     addresses = {}
     for host, variables in hosts.items():
         text = variables.get("crossnet_node_address") if isinstance(variables, dict) else None
@@ -629,6 +637,24 @@ def explicit_preflight(hosts, name):
         if error:
             return None
         addresses[host] = str(address)
+    return addresses
+
+
+def explicit_preflight(hosts, name, node_addresses=None):
+    """The plan's ``preflight`` for host ``name`` when the inventory alone decides it, else None.
+
+    That is when ``name`` has ``crossnet_uplink`` and every host a valid
+    ``crossnet_node_address``: the role then checks it while it gathers the facts, one task
+    earlier and one task fewer.  ``hosts`` as for network_plan, in the same order;
+    ``node_addresses``, what explicit_node_addresses() returned for all of them, saves reading
+    every host's variables again (then ``hosts`` needs only ``name``).
+    """
+    uplink = (hosts.get(name) or {}).get("crossnet_uplink")
+    if not isinstance(uplink, str) or not uplink:
+        return None
+    addresses = explicit_node_addresses(hosts) if node_addresses is None else node_addresses
+    if not addresses or name not in addresses:
+        return None
     return {"uplink": uplink, "node_address": addresses[name],
             "peers": [{"host": host, "address": address} for host, address in addresses.items() if host != name]}
 

@@ -27,7 +27,7 @@ TOPOLOGY = "two_hosts.yml"
 # only an extra variable overrides.
 MANAGED = {"crossnet_manage_packages": True, "ansible_pipelining": False}
 INCLUDE = "Provide what the host lacks"
-CHECK = "Learn what the host lacks"
+CHECK = "Gather the network facts the plan needs and learn what the host lacks"
 NO_PYROUTE2 = "/tmp/pk-python-without-pyroute2"
 
 
@@ -54,8 +54,9 @@ def test_default_path_runs_neither_setup_nor_the_package_manager(fresh_lab):
     converge = lab.playbook(extra_vars=MANAGED)
     _assert_package_step_skipped(converge, lab, "the first converge")
     # Facts and the requirement check in one module run per host, no second check.
-    assert sorted(e["host"] for e in converge.tasks("network_facts") if e["status"] == "ok") == sorted(lab.hosts)
-    assert set(_by_task(converge, CHECK).values()) == {"skipped"}
+    assert sorted((e["host"], e["status"]) for e in converge.tasks("network_facts")) == [
+        (host, "ok") for host in sorted(lab.hosts)]
+    assert _by_task(converge, CHECK) == {host: "ok" for host in lab.hosts}
 
     rerun = lab.playbook(extra_vars=MANAGED)
     _assert_package_step_skipped(rerun, lab, "the re-run")
@@ -65,7 +66,7 @@ def test_default_path_runs_neither_setup_nor_the_package_manager(fresh_lab):
     _assert_package_step_skipped(checked, lab, "the re-run in check mode")
     assert all(r["changed"] == 0 for r in checked.recap.values()), checked.describe()
 
-    # Teardown gathers no facts: the check alone runs, and again no package step.
+    # Teardown gathers no facts: the same task only checks, and again no package step.
     teardown = lab.playbook(extra_vars=dict(MANAGED, crossnet_state="absent"))
     _assert_package_step_skipped(teardown, lab, "the teardown")
     assert _by_task(teardown, CHECK) == {host: "ok" for host in lab.hosts}

@@ -9,6 +9,8 @@ import copy
 
 from test_plan import facts  # importing test_plan also makes the collection importable
 
+from ansible_collections.crossnet.routed.plugins.filter.node_addresses import node_addresses  # noqa: E402
+from ansible_collections.crossnet.routed.plugins.filter.preflight_input import preflight_input  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (  # noqa: E402
     explicit_preflight,
     network_plan,
@@ -51,3 +53,37 @@ def test_none_when_the_inventory_does_not_decide_it():
     bad = copy.deepcopy(HOSTS)
     bad["host2"]["crossnet_node_address"] = "192.168.9.0/24"
     assert explicit_preflight(bad, "host1") is None  # the planner reports it; no early check
+
+
+class CountingHostvars(dict):
+    """hostvars that count whose variables were read."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.reads = []
+
+    def __getitem__(self, name):
+        self.reads.append(name)
+        return super().__getitem__(name)
+
+
+def test_the_node_addresses_read_once_give_every_host_the_same_input():
+    hosts = list(HOSTS)
+    addresses = node_addresses(HOSTS, hosts)
+    assert addresses == {"host1": "192.168.9.3", "host2": "192.168.9.4", "host3": "192.168.9.5"}
+    assert list(addresses) == hosts  # the plan's order of peers
+    for name in hosts:
+        hostvars = CountingHostvars(HOSTS)
+        assert preflight_input(hostvars, hosts, name, node_addresses=addresses) == preflight_input(HOSTS, hosts, name)
+        assert preflight_input(HOSTS, hosts, name) == dict(explicit_preflight(HOSTS, name), host=name)
+        # Linear per run: with the addresses given, a host's input reads only its own variables.
+        assert hostvars.reads == [name]
+
+
+def test_no_node_addresses_means_no_early_preflight():
+    peer_from_facts = copy.deepcopy(HOSTS)
+    del peer_from_facts["host3"]["crossnet_node_address"]
+    assert node_addresses(peer_from_facts, list(HOSTS)) is None
+    assert node_addresses(HOSTS, list(HOSTS) + ["host9"]) is None  # a host without hostvars
+    assert preflight_input(HOSTS, list(HOSTS), "host1", node_addresses=None) is None
+    assert preflight_input(HOSTS, list(HOSTS), "host9", node_addresses={"host1": "192.168.9.3"}) is None

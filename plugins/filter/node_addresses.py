@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The crossnet.routed.node_addresses filter: every host's node address, when the inventory gives them all."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: node_addresses
+author: crossnet.routed contributors (@crossnet)
+version_added: 0.1.0
+short_description: Every host's node address, when the inventory gives them all
+description:
+  - Returns C({host: node address}) in the order of O(hosts) when every host has a valid
+    C(crossnet_node_address); otherwise V(None).
+  - The C(container_network) role computes it once per run and hands it to
+    C(crossnet.routed.preflight_input) for each host, so that the preflight input of all hosts
+    costs time linear in the number of hosts.
+options:
+  _input:
+    description: C(hostvars).
+    type: dict
+    required: true
+  hosts:
+    description: The hosts of the container network, usually C(groups['crossnet_hosts']).
+    type: list
+    elements: str
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Work out the node addresses once
+  ansible.builtin.set_fact:
+    node_addresses: "{{ hostvars | crossnet.routed.node_addresses(groups['crossnet_hosts']) }}"
+  run_once: true
+"""
+
+RETURN = r"""
+_value:
+  description: C({host: node address}) or V(None).
+  type: dict
+"""
+
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
+    NETADDR_IMPORT_ERROR,
+    explicit_node_addresses,
+    explicit_variables,
+)
+
+
+def node_addresses(hostvars, hosts):
+    if NETADDR_IMPORT_ERROR is not None:
+        return None
+    variables = explicit_variables(hostvars, hosts)
+    return None if variables is None else explicit_node_addresses(variables)
+
+
+class FilterModule:
+    def filters(self):
+        return {"node_addresses": node_addresses}
