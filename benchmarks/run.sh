@@ -4,11 +4,20 @@
 # Results: benchmarks/results/<stamp>/ (summary.md, results.json, time_vs_n.png; latest -> newest).
 # The lab ($XB_LAB, default xbench) is always taken down, also on failure or Ctrl-C.
 #   benchmarks/run.sh --planner [--sizes 100x100,300x100,1000x100] [--repeat 3]   # planner alone, no lab
+#   benchmarks/run.sh --hosts 2,8,32,64 [--limit [250x40]] [--default-path [200]] [--repeat 3]
+#                                      # over hosts (benchmarks/fleet.py; lab $XF_LAB, default xfleet)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == --planner ]]; then
   shift
   exec .venv/bin/python benchmarks/planner.py "$@"
+fi
+if [[ "${1:-}" == --hosts || "${1:-}" == --limit || "${1:-}" == --default-path ]]; then
+  export XF_LAB=${XF_LAB:-xfleet}
+  fleet_down() { .venv/bin/python lab/lab.py down "$XF_LAB" >/dev/null 2>&1 || true; }
+  trap fleet_down EXIT INT TERM
+  .venv/bin/python benchmarks/fleet.py "$@"
+  exit $?
 fi
 export XB_LAB=${XB_LAB:-xbench}   # another name lets two runs share the machine
 lab_down() { .venv/bin/python lab/lab.py down "$XB_LAB" >/dev/null 2>&1 || true; }

@@ -41,18 +41,22 @@ _value:
   type: dict
 """
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
+    EXPLICIT_VARIABLES,
     NETADDR_IMPORT_ERROR,
     explicit_node_addresses,
-    explicit_variables,
 )
 
 
 def node_addresses(hostvars, hosts):
     if NETADDR_IMPORT_ERROR is not None:
         return None
-    variables = explicit_variables(hostvars, hosts)
-    return None if variables is None else explicit_node_addresses(variables)
+    try:
+        variables = host_variables(hostvars, hosts, EXPLICIT_VARIABLES)
+    except KeyError:
+        return None  # a host without variables: the plan step will say so
+    return explicit_node_addresses(variables)
 
 
 class FilterModule:

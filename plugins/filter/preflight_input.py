@@ -58,11 +58,11 @@ _value:
   type: dict
 """
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     EXPLICIT_VARIABLES,
     NETADDR_IMPORT_ERROR,
     explicit_preflight,
-    explicit_variables,
 )
 
 ALL = object()  # node_addresses not given: read every host's variables
@@ -71,17 +71,13 @@ ALL = object()  # node_addresses not given: read every host's variables
 def preflight_input(hostvars, hosts, host, node_addresses=ALL):
     if NETADDR_IMPORT_ERROR is not None or host not in hosts:
         return None
-    if node_addresses is ALL:
-        variables = explicit_variables(hostvars, hosts)
-        if variables is None:
-            return None
-        wanted = explicit_preflight(variables, host)
-    elif not node_addresses or host not in hostvars:
+    if node_addresses is not ALL and not node_addresses:
         return None
-    else:
-        own = hostvars[host]
-        wanted = explicit_preflight({host: {key: own[key] for key in EXPLICIT_VARIABLES if key in own}}, host,
-                                    dict(node_addresses))
+    try:
+        variables = host_variables(hostvars, hosts if node_addresses is ALL else [host], EXPLICIT_VARIABLES)
+    except KeyError:
+        return None
+    wanted = explicit_preflight(variables, host, None if node_addresses is ALL else dict(node_addresses))
     return None if wanted is None else dict(wanted, host=host)
 
 

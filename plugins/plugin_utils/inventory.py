@@ -36,9 +36,9 @@ def _plain(value, templar):
     return True
 
 
-def host_variables(hostvars, hosts):
-    """``{host: {name: value}}`` of the planner's variables (plan.HOST_VARIABLES) of ``hosts``;
-    ``hostvars`` is Ansible's, or any mapping of host -> variables.
+def host_variables(hostvars, hosts, names=HOST_VARIABLES):
+    """``{host: {name: value}}`` of the planner's variables (plan.HOST_VARIABLES, or ``names``)
+    of ``hosts``; ``hostvars`` is Ansible's, or any mapping of host -> variables.
     Raises KeyError naming a host that is not in the inventory."""
     raw_get = getattr(hostvars, "raw_get", None)
     templar = Templar(loader=None)
@@ -48,7 +48,7 @@ def host_variables(hostvars, hosts):
             raise KeyError(host)
         raw = hostvars[host] if raw_get is None else raw_get(host)
         values = variables[host] = {}
-        for name in HOST_VARIABLES:
+        for name in names:
             if name in raw:
                 value = raw[name]
                 if raw_get is not None and not _plain(value, templar):

@@ -612,19 +612,7 @@ def _unresolved_reason(host, peer):
             % (peer.unresolved, peer.node_address, host.name, host.uplink))
 
 
-EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address")
-
-
-def explicit_variables(hostvars, hosts):
-    """``{host: the variables of EXPLICIT_VARIABLES it has}`` read from ``hostvars`` (a mapping
-    of host to variables, such as Ansible's), or None when a host is not in it."""
-    variables = {}
-    for name in hosts:
-        if name not in hostvars:
-            return None
-        host_vars = hostvars[name]
-        variables[name] = {key: host_vars[key] for key in EXPLICIT_VARIABLES if key in host_vars}
-    return variables
+EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address")  # what explicit_preflight reads
 
 
 def explicit_node_addresses(hosts):
