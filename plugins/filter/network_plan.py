@@ -105,6 +105,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     host_network_args,
     plan_network,
     summary as _summary,
+    without_cyclic_gc,
 )
 
 
@@ -133,20 +134,21 @@ def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masq
         raise AnsibleFilterError("crossnet.routed.network_plan: store must be a list of inventory "
                                  "hostnames, got %r" % (store,))
     started = time.process_time()
-    try:
-        variables = host_variables(hostvars, hosts)
-    except KeyError as exc:
-        raise AnsibleFilterError("crossnet.routed.network_plan: host %s is not in the inventory"
-                                 % exc.args[0]) from None
-    try:
-        plan = plan_network(variables, gateway=gateway, masquerade=masquerade,
-                            masquerade_exclude=masquerade_exclude)
-    except PlanError as exc:
-        raise AnsibleFilterError(str(exc)) from None
-    if store is not None:
-        return _stored(plan, store, started)
-    parts = {name: plan.part(name) for name in plan.names}
-    return _summary(parts) if summary else parts
+    with without_cyclic_gc():
+        try:
+            variables = host_variables(hostvars, hosts)
+        except KeyError as exc:
+            raise AnsibleFilterError("crossnet.routed.network_plan: host %s is not in the inventory"
+                                     % exc.args[0]) from None
+        try:
+            plan = plan_network(variables, gateway=gateway, masquerade=masquerade,
+                                masquerade_exclude=masquerade_exclude)
+        except PlanError as exc:
+            raise AnsibleFilterError(str(exc)) from None
+        if store is not None:
+            return _stored(plan, store, started)
+        parts = {name: plan.part(name) for name in plan.names}
+        return _summary(parts) if summary else parts
 
 
 class FilterModule:

@@ -10,6 +10,8 @@ docs/design.md describes, or raises ``PlanError`` listing every problem of the w
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 
 try:
@@ -694,6 +696,24 @@ class Plan:
         return _host_plan(host, peer_parts, self._gateway, self._masquerade, self.container_network)
 
 
+@contextlib.contextmanager
+def without_cyclic_gc():
+    """Pause Python's cycle collector while a plan is built.
+
+    A plan is millions of small dicts and lists without a reference cycle (1000 hosts x 100
+    containers); the collector would walk them all again every few thousand allocations, which
+    made the planner grow faster than its input (1000x100 took 15x 100x100; 11.6x without).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@without_cyclic_gc()
 def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
     """Validate the container network of every host and return its ``Plan``.
 
@@ -747,9 +767,10 @@ def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
 
 def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
     """Plan every host of the container network: ``{hostname: plan}`` (see ``plan_network``)."""
-    plan = plan_network(hosts, gateway=gateway, masquerade=masquerade,
-                        masquerade_exclude=masquerade_exclude)
-    return {name: plan.part(name) for name in plan.names}
+    with without_cyclic_gc():
+        plan = plan_network(hosts, gateway=gateway, masquerade=masquerade,
+                            masquerade_exclude=masquerade_exclude)
+        return {name: plan.part(name) for name in plan.names}
 
 
 # What network_plan reads of each host; the rest of its hostvars is never looked at.

@@ -6,6 +6,7 @@ of collisions they report exactly what the pairwise checks report, in the same o
 
 from __future__ import annotations
 
+import gc
 import random
 
 import netaddr
@@ -114,3 +115,23 @@ def test_the_random_inventories_do_collide():
                                            "is the node address of", "outside the host's")
                          if kind in error)
     assert len(kinds) == 7, kinds
+
+
+def test_the_cycle_collector_is_paused_while_planning_and_restored_after(monkeypatch):
+    seen = []
+    read_host = plan_mod._read_host
+    monkeypatch.setattr(plan_mod, "_read_host", lambda *args: (seen.append(gc.isenabled()), read_host(*args))[1])
+    good = {"host1": {"crossnet_uplink": "eth0", "ansible_facts": facts("192.168.9.3"),
+                      "crossnet_containers": [{"name": "c1", "addresses": ["10.1.0.1"]}]}}
+    bad = {"host1": dict(good["host1"], crossnet_containers=[{"name": "c1", "addresses": ["10.1.0"]}])}
+    assert gc.isenabled()
+    plan_mod.network_plan(good)
+    with pytest.raises(plan_mod.PlanError):
+        plan_mod.network_plan(bad)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        plan_mod.network_plan(good)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
