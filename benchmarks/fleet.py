@@ -148,8 +148,8 @@ class Case:
                               "hosts": len(self.doc["hosts"]),
                               "mem_used_mib": round(before - settled_mem_available_mib(), 1),
                               "processes_pss_mib": round(pss_mib(self.lab.processes()), 1)}
-        log("%s: lab %s up in %.1f s, %.0f MiB" % (self.name, self.lab.name, self.result["lab"]["up_seconds"],
-                                                  self.result["lab"]["mem_used_mib"]))
+        log("%s: lab %s up in %.1f s, %.0f MiB" % (
+            self.name, self.lab.name, self.result["lab"]["up_seconds"], self.result["lab"]["mem_used_mib"]))
 
     def down(self):
         start = time.monotonic()

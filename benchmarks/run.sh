@@ -12,14 +12,14 @@ if [[ "${1:-}" == --planner ]]; then
   shift
   exec .venv/bin/python benchmarks/planner.py "$@"
 fi
-if [[ "${1:-}" == --hosts || "${1:-}" == --limit || "${1:-}" == --default-path ]]; then
-  export XF_LAB=${XF_LAB:-xfleet}
-  fleet_down() { .venv/bin/python lab/lab.py down "$XF_LAB" >/dev/null 2>&1 || true; }
-  trap fleet_down EXIT INT TERM
-  .venv/bin/python benchmarks/fleet.py "$@"
-  exit $?
-fi
-export XB_LAB=${XB_LAB:-xbench}   # another name lets two runs share the machine
-lab_down() { .venv/bin/python lab/lab.py down "$XB_LAB" >/dev/null 2>&1 || true; }
+# Another lab name ($XB_LAB, $XF_LAB) lets two runs share the machine.
+script=benchmarks/bench.py; export XB_LAB=${XB_LAB:-xbench}; lab=$XB_LAB
+for arg in "$@"; do
+  case "$arg" in
+    --hosts|--hosts=*|--limit|--limit=*|--default-path|--default-path=*)
+      script=benchmarks/fleet.py; export XF_LAB=${XF_LAB:-xfleet}; lab=$XF_LAB ;;
+  esac
+done
+lab_down() { .venv/bin/python lab/lab.py down "$lab" >/dev/null 2>&1 || true; }
 trap lab_down EXIT INT TERM
-.venv/bin/python benchmarks/bench.py "$@"
+.venv/bin/python "$script" "$@"

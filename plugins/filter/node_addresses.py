@@ -11,7 +11,7 @@ author: crossnet.routed contributors (@crossnet)
 version_added: 0.1.0
 short_description: Every host's node address, when the inventory gives them all
 description:
-  - Returns C({host: node address}) in the order of O(hosts) when every host has a valid
+  - Returns a mapping of each host to its node address, in the order of O(hosts), when every host has a valid
     C(crossnet_node_address); otherwise V(None).
   - The C(container_network) role computes it once per run and hands it to
     C(crossnet.routed.preflight_input) for each host, so that the preflight input of all hosts
@@ -37,7 +37,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C({host: node address}) or V(None).
+  description: Each host's node address by host, or V(None).
   type: dict
 """
 

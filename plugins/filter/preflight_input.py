@@ -35,7 +35,7 @@ options:
     required: true
   node_addresses:
     description:
-      - C({host: node address}) of every host in O(hosts), as C(crossnet.routed.node_addresses)
+      - The node address of every host in O(hosts) by host, as C(crossnet.routed.node_addresses)
         returns it, or V(None) when that said not every address is given (the result is then
         V(None) too).  Omitted, the filter reads every host's variables itself.
     type: dict
