@@ -9,9 +9,15 @@
     python lab/lab.py status [seed]
     python lab/lab.py inventory seed
     python lab/lab.py exec seed host1 [--netns container0] -- ip addr
-    python lab/lab.py probe seed [--json FILE] [--check]         # connectivity matrix
+    python lab/lab.py probe seed [--json FILE] [--check] [--sources all|first] [--jobs 8]
+                                                                 # connectivity matrix
     python lab/lab.py fleet --hosts 64 --containers 10 [--racks 4] [--up [--name fleet]]
                                                                  # a generated fleet topology
+
+probe: ping and TCP "who are you" from the containers to every other container, every other host
+and every outside node.  --sources all (default) probes from every container (C x T rows);
+--sources first from the first container of each host only, still to every target (a 64 x 10
+fleet, 705 targets: 640 x 703 rows with all, 64 x 703 with first).  --jobs: source containers swept at once.
 """
 
 from __future__ import annotations
@@ -60,6 +66,11 @@ def main(argv=None):
     matrix.add_argument("name")
     matrix.add_argument("--json", help="also write the rows to this file")
     matrix.add_argument("--check", action="store_true", help="exit 1 unless every row is as expected")
+    matrix.add_argument("--sources", choices=probe.SOURCES, default="all",
+                        help="from every container (all, the default) or from the first container of each host "
+                             "(first); to every target either way")
+    matrix.add_argument("--jobs", type=int, default=probe.JOBS,
+                        help="source containers swept at once (default %d)" % probe.JOBS)
     generate = sub.add_parser("fleet", help="write a fleet topology (H hosts x C containers), or bring it up")
     generate.add_argument("--hosts", type=int, required=True)
     generate.add_argument("--containers", type=int, default=10, help="per host (default 10)")
@@ -123,7 +134,7 @@ def main(argv=None):
             lab = core.Lab(args.name)
             os.execvpe(lab.argv(args.node, cmd, args.netns)[0], lab.argv(args.node, cmd, args.netns), lab.env())
         elif args.command == "probe":
-            rows = probe.probe(core.Lab(args.name))
+            rows = probe.probe(core.Lab(args.name), args.sources, max(1, args.jobs))
             print(probe.render(rows))
             if args.json:
                 with open(args.json, "w", encoding="utf-8") as handle:

@@ -2,27 +2,42 @@
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Connectivity matrix of a lab: from every container (as listed in the topology's
-``crossnet_containers``) to every other container, every other host and every outside node:
-one ICMP echo, and a TCP connection to a "who are you" server that reports the source address
-it saw.
+``crossnet_containers``), or from the first container of each host, to every other container,
+every other host and every outside node: one ICMP echo, and a TCP connection to a "who are you"
+server that reports the source address it saw.
 
 Expected source seen by the receiver:
 - another container: one of the sender's own addresses (routed, never NATed);
 - another host or an outside node: the sending host's address on the link toward it
   (masqueraded).
+
+How: one server per node (listening in the node's namespace and its containers'), all started
+at once, each living until the probe closes its standard input (or the probe dies); then one
+``whoami.py sweep`` per source container (one nsenter and one Python per source, not two per
+row), ``jobs`` sources at a time.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
-import select
+import json
+import math
+import selectors
 import subprocess
 import time
 
-from labkit import core
+from labkit import core, whoami
 
 PORT = 7007
-SERVER_LIFETIME = 120
+# The servers end when the probe closes their standard input (or dies); this only bounds them
+# should that never happen.
+SERVER_LIFETIME = 3600
+SERVER_START = 30  # seconds for the servers to say "ready" (plus SERVER_START_EACH per server)
+SERVER_START_EACH = 0.2
+TIMEOUT = 3  # per target: the TCP ask (the echo reply is waited for at most 2 s)
+JOBS = 8  # sources probed at once
+SOURCES = ("all", "first")
 
 
 def containers(topo):
@@ -49,59 +64,136 @@ def targets(topo):
         yield {"kind": node.kind, "node": node.name, "netns": None, "label": node.name, "address": node.address}
 
 
-def _start_server(lab, target):
-    proc = subprocess.Popen(
-        lab.argv(target["node"], [core.PYTHON, core.WHOAMI, "serve", str(PORT), str(SERVER_LIFETIME)],
-                 target["netns"]),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.env())
-    readable = select.select([proc.stdout], [], [], 10)[0]
-    if not readable or proc.stdout.readline().strip() != "ready":
-        proc.kill()
-        raise core.LabError("who-are-you server on %s did not start: %s" % (target["label"], proc.stderr.read()))
-    return proc
+def senders(topo, sources="all"):
+    """The source containers: every one (``all``) or the first of each host (``first``)."""
+    if sources not in SOURCES:
+        raise core.LabError("sources: one of %s, not %r" % (", ".join(SOURCES), sources))
+    chosen, hosts = [], set()
+    for host, name, addresses in containers(topo):
+        if sources == "all" or host.name not in hosts:
+            chosen.append((host, name, addresses))
+            hosts.add(host.name)
+    return chosen
 
 
-def probe(lab):
-    topo = lab.topology()
-    goals = list(targets(topo))
-    servers = []
-    rows = []
-    try:
-        for target in goals:
-            servers.append(_start_server(lab, target))
-        for host, name, addresses in containers(topo):
-            for target in goals:
-                if target["kind"] == "container" and (target["node"], target["netns"]) == (host.name, name):
-                    continue
-                if target["kind"] == "host" and target["node"] == host.name:
-                    continue
-                if target["kind"] == "container":
-                    expected = addresses
-                else:
-                    expected = [node_address_toward(host, target["address"])]
-                rows.append(_probe_one(lab, host.name, name, target, expected))
-    finally:
-        for proc in servers:
+def _start_servers(lab, goals, servers):
+    """One server per node, listening in the node's own namespace and in each of its target
+    containers' (one Python per host, not per container), all started at once; appended to
+    ``servers`` as they start, so the caller stops them whatever happens.  Waits until each
+    says "ready"."""
+    nodes = {}
+    for target in goals:
+        nodes.setdefault(target["node"], []).append(target["netns"] or ".")
+    started = []
+    for node, namespaces in nodes.items():
+        argv = [core.PYTHON, core.WHOAMI, "serve", str(PORT), str(SERVER_LIFETIME), "stdin"]
+        if namespaces != ["."]:
+            argv += namespaces
+        servers.append(subprocess.Popen(lab.argv(node, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, env=lab.env()))
+        started.append((node, servers[-1]))
+    deadline = time.monotonic() + SERVER_START + SERVER_START_EACH * len(started)
+    with selectors.DefaultSelector() as waiting:  # epoll: more than 1024 descriptors is fine
+        for node, proc in started:
+            waiting.register(proc.stdout, selectors.EVENT_READ, (node, proc))
+        while waiting.get_map():
+            left = deadline - time.monotonic()
+            events = waiting.select(left) if left > 0 else []
+            if not events:
+                late = sorted(key.data[0] for key in waiting.get_map().values())
+                raise core.LabError("who-are-you servers did not start in time on %s" % ", ".join(late))
+            for key, _mask in events:
+                node, proc = key.data
+                line = proc.stdout.readline()
+                if line.strip() != b"ready":
+                    proc.kill()
+                    said = (line + proc.stdout.read()).decode(errors="replace").strip()
+                    raise core.LabError("who-are-you server on %s did not start: %s" % (node, said))
+                waiting.unregister(proc.stdout)
+
+
+def _stop_servers(servers):
+    """Close their standard input: each server ends by itself.  Kill what is still there."""
+    for proc in servers:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    for proc in servers:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            proc.stdout.close()
-            proc.stderr.close()
+        proc.stdout.close()
+
+
+def probe(lab, sources="all", jobs=JOBS):
+    """Rows in the order of the source containers, then of the targets.  ``sources``: every
+    container (``all``) or the first container of each host (``first``); ``jobs``: sweeps at
+    once."""
+    topo = lab.topology()
+    chosen = senders(topo, sources)
+    goals = list(targets(topo))
+    servers = []
+    try:
+        _start_servers(lab, goals, servers)
+        with concurrent.futures.ThreadPoolExecutor(max(1, int(jobs))) as pool:
+            swept = list(pool.map(lambda sender: _sweep(lab, sender, goals), chosen))
+    finally:
+        _stop_servers(servers)
+    return [row for rows in swept for row in rows]
+
+
+def _rows(sender, goals):
+    host, name, addresses = sender
+    rows = []
+    for target in goals:
+        if target["kind"] == "container" and (target["node"], target["netns"]) == (host.name, name):
+            continue
+        if target["kind"] == "host" and target["node"] == host.name:
+            continue
+        expected = addresses if target["kind"] == "container" else [node_address_toward(host, target["address"])]
+        rows.append({"from": "%s/%s" % (host.name, name), "to": target["label"], "kind": target["kind"],
+                     "address": target["address"], "expected_source": expected})
     return rows
 
 
-def _probe_one(lab, node, netns, target, expected):
-    row = {"from": "%s/%s" % (node, netns), "to": target["label"], "kind": target["kind"],
-           "address": target["address"], "expected_source": expected}
+def _sweep(lab, sender, goals):
+    """One process in the sender's container pings and asks every target of its rows."""
+    host, name, _addresses = sender
+    rows = _rows(sender, goals)
+    if not rows:
+        return rows
+    addresses = list(dict.fromkeys(r["address"] for r in rows))
+    # Bounded even if every target is dead: the pings, then the asks ASKERS at a time.
+    limit = 60 + whoami.PING_TIMEOUT + TIMEOUT * math.ceil(len(addresses) / whoami.ASKERS)
     start = time.monotonic()
-    ping = lab.run(node, [core.PYTHON, core.WHOAMI, "ping", target["address"], "2"], netns, timeout=15)
-    row["ping"] = ping.returncode == 0
-    row["ping_ms"] = float(ping.stdout) if ping.returncode == 0 else None
-    ask = lab.run(node, [core.PYTHON, core.WHOAMI, "ask", target["address"], str(PORT), "3"], netns, timeout=15)
-    row["seen_source"] = ask.stdout.strip() if ask.returncode == 0 else None
-    row["error"] = " ".join(filter(None, [ping.stderr.strip(), ask.stderr.strip()])) or None
-    row["ok"] = row["ping"] and row["seen_source"] in expected
-    row["seconds"] = round(time.monotonic() - start, 3)
-    return row
+    answers, failure = {}, None
+    try:
+        proc = lab.run(host.name, [core.PYTHON, core.WHOAMI, "sweep", str(PORT), str(TIMEOUT)] + addresses, name,
+                       timeout=limit)
+    except subprocess.TimeoutExpired:
+        failure = "sweep: no answer in %d s" % limit
+    else:
+        for line in proc.stdout.splitlines():
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                continue
+            answers[answer["address"]] = answer
+        failure = "sweep: exit %d: %s" % (proc.returncode, proc.stderr.strip())
+    seconds = round((time.monotonic() - start) / max(1, len(rows)), 3)
+    for row in rows:
+        answer = answers.get(row["address"]) or {"ping_ms": None, "seen": None, "error": failure}
+        row["ping"] = answer["ping_ms"] is not None
+        row["ping_ms"] = answer["ping_ms"]
+        row["seen_source"] = answer["seen"]
+        row["error"] = answer["error"]
+        row["ok"] = row["ping"] and row["seen_source"] in row["expected_source"]
+        row["seconds"] = seconds  # the sweep's time per row
+    return rows
 
 
 def render(rows):

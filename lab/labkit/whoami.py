@@ -3,43 +3,132 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Traffic probes, run inside a lab namespace.
 
-    whoami.py serve PORT LIFETIME   TCP server: answers every connection with the peer address
-                                    it saw, one line; prints "ready", exits after LIFETIME s
-    whoami.py ask ADDR PORT         TCP client: prints the line the server answered
-    whoami.py ping ADDR             one ICMP echo (raw socket); prints the RTT in ms
-All exit 1 (with a message on stderr) when the peer does not answer in time.
+    whoami.py serve PORT LIFETIME [stdin [NETNS ...]]
+                                    TCP server: answers every connection with the peer address
+                                    it saw, one line; prints "ready".  With "stdin" it lives
+                                    until its standard input reaches EOF (the process that
+                                    started it closed the pipe, or is gone); LIFETIME seconds
+                                    only bound it should that never happen.  Without "stdin"
+                                    it exits after LIFETIME seconds.  NETNS: listen in these
+                                    namespaces (/run/netns/NETNS; "." is its own) instead of
+                                    only its own: one process serves a host and its containers.
+    whoami.py ask ADDR PORT [TIMEOUT]
+                                    TCP client: prints the line the server answered
+    whoami.py ping ADDR [TIMEOUT]   one ICMP echo (raw socket); prints the RTT in ms
+    whoami.py sweep PORT TIMEOUT ADDR [ADDR ...]
+                                    for every ADDR one ICMP echo (all sent at once, replies
+                                    matched on id, sequence and sender) and one TCP ask (a few
+                                    at a time); prints one JSON line per ADDR, in order:
+                                    {"address", "ping_ms", "seen", "error"} (null: no answer).
+                                    TIMEOUT bounds each ask; the echo replies are waited for
+                                    min(2, TIMEOUT) s, so a dead address costs a few seconds.
+All but sweep exit 1 (with a message on stderr) when the peer does not answer in time.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import ctypes
+import json
 import os
+import select
 import socket
 import struct
 import sys
 import time
 
+BACKLOG = 1024  # connections waiting for the server (the kernel caps it at net.core.somaxconn)
+PING_TIMEOUT = 2.0  # how long a sweep waits for echo replies at most
+PING_BATCH = 4096  # echoes in flight at once (distinct sequence numbers)
+ASKERS = 8  # TCP asks of one sweep at once
+NETNS_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
+# Linux values where the socket module lacks the names (x86 and asm-generic).
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
-def serve(port, lifetime):
-    deadline = time.monotonic() + float(lifetime)
+
+def _setns(fd):
+    if hasattr(os, "setns"):  # Python 3.12
+        os.setns(fd, CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _listener(port):
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("0.0.0.0", int(port)))
-    server.listen(64)
+    server.listen(BACKLOG)
+    server.setblocking(False)
+    return server
+
+
+def _listeners(port, namespaces):
+    """A listening socket in each namespace (a socket stays in the namespace it was made in)."""
+    if not namespaces:
+        return [_listener(port)]
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    servers = []
+    try:
+        for name in namespaces:
+            if name == ".":
+                servers.append(_listener(port))
+                continue
+            try:
+                target = os.open(os.path.join(NETNS_DIR, name), os.O_RDONLY)
+            except OSError as exc:
+                raise OSError(exc.errno, "network namespace %s: %s" % (name, exc.strerror)) from None
+            try:
+                _setns(target)
+                servers.append(_listener(port))
+            finally:
+                _setns(own)
+                os.close(target)
+    finally:
+        os.close(own)
+    return servers
+
+
+def serve(port, lifetime, until=None, *namespaces):
+    deadline = time.monotonic() + float(lifetime)
+    watched = [sys.stdin] if until == "stdin" else []
+    servers = _listeners(port, namespaces)
     print("ready", flush=True)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return 0
-        server.settimeout(left)
+        readable = select.select(servers + watched, [], [], left)[0]
+        if sys.stdin in readable and not os.read(sys.stdin.fileno(), 4096):
+            return 0  # whoever started us is done, or gone
+        for server in readable:
+            if server is not sys.stdin:
+                _answer(server)
+
+
+def _answer(server):
+    """Answer the connections waiting; a client that went away costs nothing but itself."""
+    while True:
         try:
             conn, peer = server.accept()
-        except socket.timeout:
-            return 0
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return  # e.g. ECONNABORTED: the next select finds the others
         with conn:
-            conn.sendall((peer[0] + "\n").encode())
+            try:
+                conn.setblocking(True)
+                conn.settimeout(3.0)
+                conn.sendall((peer[0] + "\n").encode())
+            except OSError:
+                pass
 
 
-def ask(addr, port, timeout=3.0):
+def _ask(addr, port, timeout=3.0):
     with socket.create_connection((addr, int(port)), timeout=float(timeout)) as conn:
         data = b""
         while not data.endswith(b"\n"):
@@ -47,7 +136,11 @@ def ask(addr, port, timeout=3.0):
             if not chunk:
                 break
             data += chunk
-    print(data.decode().strip())
+    return data.decode().strip()
+
+
+def ask(addr, port, timeout=3.0):
+    print(_ask(addr, port, timeout))
     return 0
 
 
@@ -60,29 +153,113 @@ def _checksum(data):
     return ~total & 0xFFFF
 
 
-def ping(addr, timeout=2.0):
-    ident = os.getpid() & 0xFFFF
+def _echo(ident, sequence):
     payload = b"crossnet-lab"
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    packet = struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, 1) + payload
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    start = time.monotonic()
-    sock.sendto(packet, (addr, 0))
-    while True:
-        left = start + float(timeout) - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("no echo reply from %s" % addr)
-        sock.settimeout(left)
-        data, peer = sock.recvfrom(2048)
+    header = struct.pack("!BBHHH", 8, 0, 0, ident, sequence)
+    return struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, sequence) + payload
+
+
+def _received_at(ancdata):
+    """The kernel's receive time (CLOCK_REALTIME) of a packet, else now: the RTT does not
+    grow while the sweep is busy sending or scheduled out."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack("@ll", data[:16])
+            return seconds + nanoseconds / 1e9
+    return time.time()
+
+
+def _pings(addrs, timeout=PING_TIMEOUT):
+    """One ICMP echo to each address (at most 65535), all at once; ({address: RTT in ms or
+    None}, {address: why there is no RTT})."""
+    ident = os.getpid() & 0xFFFF
+    rtt = {addr: None for addr in addrs}
+    errors = {addr: "no echo reply from %s" % addr for addr in addrs}
+    sent = {}  # sequence: (address, send time)
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    except OSError as exc:
+        return rtt, {addr: str(exc) for addr in addrs}
+    waiting = set(addrs)
+
+    def receive():
+        try:
+            data, ancdata, _flags, peer = sock.recvmsg(2048, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
         ihl = (data[0] & 0x0F) * 4
-        kind, rid = data[ihl], struct.unpack("!H", data[ihl + 4:ihl + 6])[0]
-        if kind == 0 and rid == ident and peer[0] == addr:
-            print("%.3f" % ((time.monotonic() - start) * 1000))
-            return 0
+        if len(data) < ihl + 8:
+            return
+        kind, rid, sequence = data[ihl], *struct.unpack("!HH", data[ihl + 4:ihl + 8])
+        addr, started = sent.get(sequence, (None, 0.0))
+        if kind == 0 and rid == ident and addr is not None and peer[0] == addr and rtt[addr] is None:
+            rtt[addr] = max(0.0, (_received_at(ancdata) - started) * 1000)
+            errors.pop(addr, None)
+            waiting.discard(addr)
+
+    with sock:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            pass
+        sock.setblocking(False)
+        for sequence, addr in enumerate(addrs, start=1):
+            sent[sequence] = (addr, time.time())
+            try:
+                sock.sendto(_echo(ident, sequence), (addr, 0))
+            except OSError as exc:
+                errors[addr] = "%s: %s" % (addr, exc)  # no route, say
+                waiting.discard(addr)
+            while select.select([sock], [], [], 0)[0]:  # replies already in: read them as we go
+                receive()
+        deadline = time.monotonic() + float(timeout)
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                break
+            receive()
+    return rtt, errors
+
+
+def ping(addr, timeout=PING_TIMEOUT):
+    rtt, errors = _pings([addr], timeout)
+    if rtt[addr] is None:
+        raise socket.timeout(errors[addr])
+    print("%.3f" % rtt[addr])
+    return 0
+
+
+def sweep(port, timeout, *addrs):
+    """Ping every address (all at once), then ask each (ASKERS at a time)."""
+    timeout = float(timeout)
+    addrs = list(dict.fromkeys(addrs))
+    rtt, ping_errors = {}, {}
+    for first in range(0, len(addrs), PING_BATCH):
+        got, failed = _pings(addrs[first:first + PING_BATCH], min(PING_TIMEOUT, timeout))
+        rtt.update(got)
+        ping_errors.update(failed)
+
+    def asked(addr):
+        try:
+            return addr, _ask(addr, port, timeout), None
+        except OSError as exc:
+            return addr, None, "ask: %s" % (str(exc) or type(exc).__name__)
+
+    with concurrent.futures.ThreadPoolExecutor(ASKERS) as pool:
+        for addr, seen, error in pool.map(asked, addrs):
+            if rtt[addr] is None:
+                error = " ".join(filter(None, ["ping: %s" % ping_errors[addr], error]))
+            print(json.dumps({"address": addr, "ping_ms": None if rtt[addr] is None else round(rtt[addr], 3),
+                              "seen": seen or None, "error": error}), flush=True)
+    return 0
 
 
 def main(argv):
-    commands = {"serve": serve, "ask": ask, "ping": ping}
+    commands = {"serve": serve, "ask": ask, "ping": ping, "sweep": sweep}
     try:
         return commands[argv[0]](*argv[1:])
     except (OSError, socket.timeout) as exc:
