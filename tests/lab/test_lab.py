@@ -6,14 +6,16 @@ from the machine, wired as the topology says, and `down` leaves nothing behind."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
 from conftest import REPO, lab_name
-from labkit import core
+from labkit import core, probe
 
 ANSIBLE = os.path.join(REPO, ".venv", "bin", "ansible")
 
@@ -195,3 +197,119 @@ def test_cli_status_and_exec(lab):
     missing = subprocess.run(cli + ["exec", lab.name, "nohost", "--", "true"],
                              capture_output=True, text=True, check=False)
     assert missing.returncode == 2 and "no node" in missing.stderr
+
+
+@pytest.fixture
+def netns():
+    """Two namespaces of the test's own, NAME and NAMEb (loopback up; in NAME, v0 192.0.2.1/24
+    toward a veth end that never answers), every process in them killed and both deleted
+    afterwards."""
+    name = "twho%d" % (os.getpid() % 100000)
+    ip = ["ip", "-n", name]
+    try:
+        for ns in (name, name + "b"):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(ip + ["link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
+        subprocess.run(ip + ["addr", "add", "192.0.2.1/24", "dev", "v0"], check=True)
+        subprocess.run(ip + ["link", "set", "v0", "up"], check=True)
+        subprocess.run(ip + ["link", "set", "v1", "up"], check=True)
+        yield name
+    finally:
+        for ns in (name, name + "b"):
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
+            for pid in pids.split():
+                os.kill(int(pid), signal.SIGKILL)
+            subprocess.run(["ip", "netns", "delete", ns], capture_output=True, check=False)
+    assert name not in core.list_netns() and name + "b" not in core.list_netns()
+
+
+def test_whoami_server_lives_until_its_stdin_closes_and_a_sweep_answers_per_address(netns):
+    before = machine_addresses()
+    # One server in NAME listening in its own namespace and in NAMEb, as the probe runs one per host.
+    server = subprocess.Popen(["ip", "netns", "exec", netns, core.PYTHON, core.WHOAMI, "serve", "7007", "3600",
+                               "stdin", ".", netns + "b"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        start = time.monotonic()
+        # 127.0.0.1 answers; 192.0.2.9 is on v0's link but nobody is there.
+        sweep = subprocess.run(["ip", "netns", "exec", netns, core.PYTHON, core.WHOAMI, "sweep", "7007", "1",
+                                "127.0.0.1", "192.0.2.9"], capture_output=True, text=True, timeout=30, check=False)
+        took = time.monotonic() - start
+        assert sweep.returncode == 0, sweep.stderr
+        live, dead = [json.loads(line) for line in sweep.stdout.splitlines()]
+        assert live["address"] == "127.0.0.1" and live["seen"] == "127.0.0.1" and live["error"] is None
+        assert isinstance(live["ping_ms"], float)
+        assert dead["address"] == "192.0.2.9" and dead["ping_ms"] is None and dead["seen"] is None
+        assert "ping: no echo reply" in dead["error"] and "ask: " in dead["error"]
+        assert took < 6  # the dead address costs its timeouts (1 s echo, 1 s ask), not more
+        other = subprocess.run(["ip", "netns", "exec", netns + "b", core.PYTHON, core.WHOAMI, "sweep", "7007", "1",
+                                "127.0.0.1"], capture_output=True, text=True, timeout=30, check=False)
+        assert json.loads(other.stdout)["seen"] == "127.0.0.1", other.stdout + other.stderr
+        # Still serving after the sweep: only the end of its standard input stops it.
+        assert server.poll() is None
+        server.stdin.close()
+        assert server.wait(timeout=5) == 0
+    finally:
+        server.kill()
+        server.wait()
+        server.stdout.close()
+    assert machine_addresses() == before
+
+
+def test_whoami_server_ends_when_the_process_holding_its_stdin_dies(netns):
+    """As when the probe is killed: the pipe closes with it, and the server goes."""
+    script = """if True:
+        import subprocess, sys, time
+        server = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        print(server.pid, server.stdout.readline().strip(), flush=True)
+        time.sleep(600)
+        """
+    serve = ["ip", "netns", "exec", netns, core.PYTHON, core.WHOAMI, "serve", "7007", "3600", "stdin"]
+    holder = subprocess.Popen([sys.executable, "-c", script] + serve, stdout=subprocess.PIPE, text=True)
+    try:
+        pid, ready = holder.stdout.readline().split()
+        assert ready == "ready"
+        holder.kill()
+        holder.wait()
+        deadline = time.monotonic() + 5
+        while os.path.exists("/proc/%s" % pid) and not core._zombie(int(pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists("/proc/%s" % pid) or core._zombie(int(pid))
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_probe_from_the_first_container_of_each_host(fresh_lab):
+    """three_hosts: host1 has web and db, host2 app, host3 none.  After converging, --sources
+    first probes from host1/web and host2/app only, to every target, and every path is as
+    expected; its rows are those of the full probe from those containers."""
+    lab = fresh_lab
+    lab.up(os.path.join(REPO, "lab", "topologies", "three_hosts.yml"))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=lab.collections, ANSIBLE_NOCOLOR="1")
+    converge = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", lab.inventory,
+                               os.path.join(REPO, "playbooks", "site.yml")],
+                              capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
+    assert converge.returncode == 0, converge.stdout[-3000:] + converge.stderr[-2000:]
+    report = os.path.join(lab.dir, "probe-first.json")
+    cli = subprocess.run([sys.executable, os.path.join(REPO, "lab", "lab.py"), "probe", lab.name, "--sources", "first",
+                          "--check", "--json", report], capture_output=True, text=True, timeout=120, check=False)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "10 of 10 paths as expected" in cli.stdout
+    with open(report, encoding="utf-8") as handle:
+        first = json.load(handle)
+    assert list(dict.fromkeys(row["from"] for row in first)) == ["host1/web", "host2/app"]
+    targets = ["host1/web", "host1/db", "host2/app", "host1", "host2", "host3", "outside"]
+    assert [row["to"] for row in first] == [t for t in targets if t not in ("host1/web", "host1")] + \
+        [t for t in targets if t not in ("host2/app", "host2")]
+    assert set(first[0]) == {"from", "to", "kind", "address", "expected_source", "ping", "ping_ms", "seen_source",
+                             "error", "ok", "seconds"}
+    every = probe.probe(lab, sources="all", jobs=2)
+    assert len(every) == 15 and all(row["ok"] for row in every)
+    volatile = ("ping_ms", "seconds")
+    assert [{k: v for k, v in row.items() if k not in volatile} for row in first] == \
+        [{k: v for k, v in row.items() if k not in volatile} for row in every if row["from"] in ("host1/web", "host2/app")]
+    # Every server the probe started is gone: nothing of the lab listens on the probe's port.
+    assert "7007" not in lab.run("host1", ["ss", "-Htln"], netns="web", check=True).stdout
