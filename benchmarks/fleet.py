@@ -64,22 +64,25 @@ def log(message):
     print("[fleet %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
 
-def mem_available_mib():
+def mem_used_mib():
+    """Memory in use as free(1) counts it: neither free nor page cache nor reclaimable slab."""
+    fields = {}
     with open("/proc/meminfo", encoding="utf-8") as handle:
         for line in handle:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    raise FleetBenchError("no MemAvailable in /proc/meminfo")
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0])
+    return (fields["MemTotal"] - fields["MemFree"] - fields["Buffers"] - fields["Cached"]
+            - fields.get("SReclaimable", 0)) / 1024
 
 
-def settled_mem_available_mib(timeout=15.0):
-    """MemAvailable once it has stopped moving: the kernel frees a lab's namespaces some time
+def settled_mem_used_mib(timeout=15.0):
+    """mem_used_mib() once it has stopped moving: the kernel frees a lab's namespaces some time
     after `down` returns, which would count against the next lab."""
     deadline = time.monotonic() + timeout
-    last = mem_available_mib()
+    last = mem_used_mib()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = mem_available_mib()
+        now = mem_used_mib()
         if abs(now - last) < 2:
             return now
         last = now
@@ -141,13 +144,13 @@ class Case:
         path = os.path.join(self.dir, "topology.yml")
         with open(path, "w", encoding="utf-8") as handle:
             yaml.safe_dump(self.doc, handle, sort_keys=False)
-        before = settled_mem_available_mib()
+        before = settled_mem_used_mib()
         start = time.monotonic()
         self.lab.up(path)
         up_seconds = time.monotonic() - start
         self.result["lab"] = {"up_seconds": round(up_seconds, 2),
                               "hosts": len(self.doc["hosts"]),
-                              "mem_used_mib": round(before - settled_mem_available_mib(), 1),
+                              "mem_used_mib": round(settled_mem_used_mib() - before, 1),
                               "processes_pss_mib": round(pss_mib(self.lab.processes()), 1)}
         log("%s: lab %s up in %.1f s, %.0f MiB" % (
             self.name, self.lab.name, self.result["lab"]["up_seconds"], self.result["lab"]["mem_used_mib"]))
