@@ -59,6 +59,26 @@ def log(message):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
 
+def ansible_env(collections, events, workdir, pipelining=True):
+    """The environment of a benchmarked ansible-playbook run: this venv, the collection under
+    test, the xb_timing callback writing to ``events``, Ansible's files under ``workdir``."""
+    env = dict(os.environ)
+    env.pop("ANSIBLE_CONFIG", None)
+    env.update({
+        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+        "ANSIBLE_COLLECTIONS_PATH": collections,
+        "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "xb_timing",
+        "XB_EVENTS_FILE": events,
+        "ANSIBLE_PIPELINING": "1" if pipelining else "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_LOCAL_TEMP": os.path.join(workdir, "ansible-tmp"),
+        "ANSIBLE_HOME": os.path.join(workdir, "ansible-home"),
+    })
+    return env
+
+
 def children_cpu():
     """CPU seconds of every finished (waited-for) descendant of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -184,21 +204,7 @@ class Bench:
         return path
 
     def env(self, events):
-        env = dict(os.environ)
-        env.pop("ANSIBLE_CONFIG", None)
-        env.update({
-            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-            "ANSIBLE_COLLECTIONS_PATH": self.collections,
-            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "xb_timing",
-            "XB_EVENTS_FILE": events,
-            "ANSIBLE_PIPELINING": "1",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_LOCAL_TEMP": os.path.join(self.dir, "ansible-tmp"),
-            "ANSIBLE_HOME": os.path.join(self.dir, "ansible-home"),
-        })
-        return env
+        return ansible_env(self.collections, events, self.dir)
 
     def playbook(self, phase, counts, extra_vars=None, playbook=SITE):
         events = os.path.join(self.dir, "events-%s.jsonl" % phase)

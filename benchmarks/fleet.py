@@ -162,22 +162,7 @@ class Case:
             self.result["lab"]["down_seconds"] = round(time.monotonic() - start, 2)
 
     def env(self, events):
-        env = dict(os.environ)
-        env.pop("ANSIBLE_CONFIG", None)
-        env.update({
-            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-            "ANSIBLE_COLLECTIONS_PATH": self.collections,
-            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "xb_timing",
-            "XB_EVENTS_FILE": events,
-            "ANSIBLE_PIPELINING": "1" if self.pipelining else "0",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_HOST_KEY_CHECKING": "1",
-            "ANSIBLE_LOCAL_TEMP": os.path.join(self.dir, "ansible-tmp"),
-            "ANSIBLE_HOME": os.path.join(self.dir, "ansible-home"),
-        })
-        return env
+        return bench.ansible_env(self.collections, events, self.dir, self.pipelining)
 
     def run(self, phase, playbook=SITE, extra_vars=None):
         events = os.path.join(self.dir, "events-%s.jsonl" % phase)

@@ -26,16 +26,9 @@ description:
     inside a network of the other host's uplink (facts) and used by nothing else.  When neither
     gives one, the other hosts neither add nor remove routes toward its containers (plan keys
     C(routes_keep), C(unresolved_peers)); its own plan carries C(unresolved) with the reason.
+extends_documentation_fragment:
+  - crossnet.routed.inventory_hosts
 options:
-  _input:
-    description: C(hostvars).
-    type: dict
-    required: true
-  hosts:
-    description: The hosts of the container network, usually C(groups['crossnet_hosts']).
-    type: list
-    elements: str
-    required: true
   gateway:
     description: The link-local gateway containers route to.
     type: str

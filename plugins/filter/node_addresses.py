@@ -16,16 +16,8 @@ description:
   - The C(container_network) role computes it once per run and hands it to
     C(crossnet.routed.preflight_input) for each host, so that the preflight input of all hosts
     costs time linear in the number of hosts.
-options:
-  _input:
-    description: C(hostvars).
-    type: dict
-    required: true
-  hosts:
-    description: The hosts of the container network, usually C(groups['crossnet_hosts']).
-    type: list
-    elements: str
-    required: true
+extends_documentation_fragment:
+  - crossnet.routed.inventory_hosts
 """
 
 EXAMPLES = r"""

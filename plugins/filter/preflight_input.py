@@ -19,16 +19,9 @@ description:
     once per run) only this host's variables are read.
   - The C(container_network) role passes it to M(crossnet.routed.network_facts), which then
     runs the preflight checks in the same task that gathers the facts.
+extends_documentation_fragment:
+  - crossnet.routed.inventory_hosts
 options:
-  _input:
-    description: C(hostvars).
-    type: dict
-    required: true
-  hosts:
-    description: The hosts of the container network, usually C(groups['crossnet_hosts']).
-    type: list
-    elements: str
-    required: true
   host:
     description: The host whose preflight is wanted, usually C(inventory_hostname).
     type: str
