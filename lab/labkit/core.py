@@ -28,12 +28,15 @@ from labkit import topology as topo_mod
 RUN_ROOT = os.environ.get("CROSSNET_LAB_RUN", "/run/crossnet-lab")
 NETNS_DIR = "/run/netns"
 PREFIX = "xl-"
-HERE = os.path.dirname(os.path.abspath(__file__))
+# Real paths: the hosts see the checkout (bound in when it lies under /tmp or /run) at its real
+# path only, not through the symlink the controller may have come by.
+HERE = os.path.dirname(os.path.realpath(__file__))
 HOLDER = os.path.join(HERE, "holder.py")
 HELD_NAME = "crossnet-lab-holder"  # holder.py's argv[0] once it has become `sleep`
 RELAY = os.path.join(HERE, "relay.py")
 WHOAMI = os.path.join(HERE, "whoami.py")
-PYTHON = sys.executable
+# The directory resolved, not the file: a venv's python is a symlink to the base interpreter.
+PYTHON = os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 STARTERS = 8  # hosts started (and waited for over ssh) at once
 MARK = "CROSSNET_LAB"  # environment mark of the processes the lab starts
 

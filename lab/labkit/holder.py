@@ -8,8 +8,8 @@
   /etc/sysctl.d, /etc/iproute2/rt_protos.d and /var/lib/crossnet are per host;
 - /run and /tmp: fresh tmpfs (the host's `ip netns` names, /run/sshd, xtables lock);
 - /sys: a sysfs mounted from inside the host's netns, so /sys/class/net lists its links;
-- the lab directory stays reachable at its usual path (bound in from an fd opened before /run
-  was covered).
+- the lab directory, and this repository when it is checked out under /tmp or /run, stay
+  reachable at their usual paths (bound in from an fd opened before /run and /tmp were covered).
 
 Then it writes its pid to ``<hostdir>/holder.pid`` and becomes ``sleep infinity`` (named
 ``crossnet-lab-holder``) until killed: the namespaces live as long as it (or anything that
@@ -24,6 +24,8 @@ import subprocess
 import sys
 
 HELD_NAME = "crossnet-lab-holder"  # argv[0] of the holder once it sleeps
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+FRESH = ("/run", "/tmp")  # what every host gets empty
 OVERLAID = ("/etc", "/var", "/root")
 # Directories that must start empty on every host even when the machine has them.
 OPAQUE = ("var/lib/crossnet",)
@@ -49,17 +51,32 @@ def overlay(target, hostdir):
           "lowerdir=%s,upperdir=%s,workdir=%s" % (target, upper, work), target)
 
 
+def covered(path):
+    """True if the fresh /run or /tmp of a host would hide ``path``."""
+    return any(path == top or path.startswith(top + "/") for top in FRESH)
+
+
+def bind_back(kept):
+    """Mount the directories held open in ``kept`` ({path: O_PATH fd}) at their paths again."""
+    for path, fd in kept.items():
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        subprocess.run(["mount", "--no-canonicalize", "--bind", "/proc/self/fd/%d" % fd, path], check=True, pass_fds=[fd])
+        os.close(fd)
+
+
 def main(labdir, hostdir, hostname):
-    keep = os.open(labdir, os.O_PATH | os.O_DIRECTORY)
+    # The lab's directory, and this repository when it is checked out under /tmp or /run (its
+    # .venv is the Python of the hosts that say `python: venv`), stay reachable at their paths.
+    kept = {labdir: os.open(labdir, os.O_PATH | os.O_DIRECTORY)}
+    if covered(REPO):
+        kept[REPO] = os.open(REPO, os.O_PATH | os.O_DIRECTORY)
     for target in OVERLAID:
         overlay(target, hostdir)
     mount("-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", "/sys")
     mount("-t", "tmpfs", "-o", "mode=0755,size=64m", "crossnet-lab-run", "/run")
     mount("-t", "tmpfs", "-o", "mode=1777,size=256m", "crossnet-lab-tmp", "/tmp")
     os.makedirs("/run/sshd", mode=0o755)
-    os.makedirs(labdir, mode=0o700)
-    subprocess.run(["mount", "--no-canonicalize", "--bind", "/proc/self/fd/%d" % keep, labdir], check=True, pass_fds=[keep])
-    os.close(keep)
+    bind_back(kept)
     socket.sethostname(hostname)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     tmp = os.path.join(hostdir, "holder.pid.tmp")

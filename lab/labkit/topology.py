@@ -27,7 +27,8 @@ import re
 
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The real path: a host sees the checkout at it even when the controller came through a symlink.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 PYTHONS = {
     "venv": os.path.join(REPO, ".venv", "bin", "python"),
     "system": "/usr/bin/python3",

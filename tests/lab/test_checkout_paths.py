@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: crossnet.routed contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""README command 1 from a checkout the lab's hosts would not see by themselves: under /tmp
+(every host gets a fresh /tmp), reached through a symlink; a path with a blank is refused."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+from conftest import REPO, lab_name
+from labkit import core
+
+
+def copy_of_this_checkout(parent):
+    """The files git knows (committed or not, not ignored) copied under ``parent``; .venv is
+    this checkout's, linked (bootstrap.sh then finds it up to date and installs nothing)."""
+    listed = subprocess.run(["git", "-C", REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, check=True).stdout.split(b"\0")
+    clone = os.path.join(parent, "crossnet")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        source = os.path.join(REPO, name)
+        if not os.path.isfile(source):
+            continue  # deleted in the working tree
+        target = os.path.join(clone, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+    os.symlink(os.path.join(REPO, ".venv"), os.path.join(clone, ".venv"))
+    return clone
+
+
+def test_the_demo_runs_from_a_checkout_under_tmp_reached_through_a_symlink():
+    parent = tempfile.mkdtemp(prefix="crossnet-checkout-", dir="/tmp")
+    lab = core.Lab(lab_name("co"))
+    try:
+        clone = copy_of_this_checkout(parent)
+        entry = os.path.join(parent, "via-link")
+        os.symlink(clone, entry)
+        proc = subprocess.run(["bash", os.path.join(entry, "scripts", "demo.sh")], capture_output=True, text=True,
+                              env=dict(os.environ, CROSSNET_DEMO_LAB=lab.name), timeout=600, check=False)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, output[-4000:]
+        # Both hosts converged, host1 on the checkout's .venv (the seed lab's `python: venv`).
+        assert "host1                      : ok=" in output and "failed=0" in output, output[-4000:]
+        assert "paths as expected" in output and "FAIL" not in output, output[-4000:]
+    finally:
+        lab.down()
+        shutil.rmtree(parent, ignore_errors=True)
+    assert not os.path.exists(lab.dir)
+
+
+def test_a_checkout_path_with_a_blank_is_refused_before_anything_is_done():
+    parent = tempfile.mkdtemp(prefix="crossnet checkout ", dir="/tmp")
+    try:
+        entry = os.path.join(parent, "repo")
+        os.symlink(REPO, entry)
+        proc = subprocess.run(["bash", os.path.join(entry, "scripts", "bootstrap.sh")], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "holds a blank; clone it to a path without one" in proc.stderr
+        assert proc.stdout == ""
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
