@@ -15,7 +15,7 @@ description:
     (C(uplink), C(node_address), C(peers)), with C(host) added, when the inventory gives that host's
     C(crossnet_uplink) and every host's C(crossnet_node_address); otherwise V(None).
   - Reading every host's variables for every host costs time that grows as the square of the
-    number of hosts; with O(node_addresses) (what M(crossnet.routed.node_addresses) returned,
+    number of hosts; with O(node_addresses) (what P(crossnet.routed.node_addresses#filter) returned,
     once per run) only this host's variables are read.
   - The C(container_network) role passes it to M(crossnet.routed.network_facts), which then
     runs the preflight checks in the same task that gathers the facts.
