@@ -39,14 +39,17 @@ def test_the_built_collection_installs_and_converges_a_lab_on_its_own(tmp_path):
         assert wanted in members, wanted
 
     installed = tmp_path / "installed"
-    run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "-p", str(installed), artifact])
-    assert os.path.isfile(installed / "ansible_collections" / "crossnet" / "routed" / "playbooks" / "site.yml")
-
-    lab = core.Lab(lab_name("gb"))
-    # Only the installed copy: not this checkout (the lab's own collections link), not sys.path.
+    # Only the installed copy: not this checkout (the lab's own collections link, or the one
+    # scripts/test.sh puts on ANSIBLE_COLLECTIONS_PATH, where ansible-galaxy would find it
+    # "already installed" and install nothing), not sys.path.
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
                ANSIBLE_NOCOLOR="1", PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
     env.pop("ANSIBLE_CONFIG", None)
+    run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "--force", "-p", str(installed),
+         artifact], env=env)
+    assert os.path.isfile(installed / "ansible_collections" / "crossnet" / "routed" / "playbooks" / "site.yml")
+
+    lab = core.Lab(lab_name("gb"))
     try:
         lab.up(SEED)
         playbook = [os.path.join(BIN, "ansible-playbook"), "-i", lab.inventory, "crossnet.routed.site"]
