@@ -27,7 +27,7 @@ step_integration() { python -m pytest -q -p no:cacheprovider -n "${CROSSNET_TEST
 step_lab()         { python -m pytest -q -p no:cacheprovider tests/lab; }
 step_sanity()      { bash scripts/sanity.sh; }
 step_lint()        { ansible-lint --offline -q; }
-step_molecule()    { local s rc=0; for s in molecule/*/molecule.yml; do
+step_molecule()    { local s rc=0; for s in extensions/molecule/*/molecule.yml; do
                        s=$(basename "$(dirname "$s")"); echo "--- molecule test -s $s"
                        molecule test -s "$s" || rc=1; done; return $rc; }
 # One lab per test module: modules spread over the workers, each module's cases stay on one.

@@ -16,7 +16,7 @@ from conftest import REPO, lab_name
 from labkit import core
 
 BIN = os.path.join(REPO, ".venv", "bin")
-DEVELOPMENT = ("benchmarks/", "lab/", "molecule/", "scripts/", "tests/", ".ci/", ".venv/", ".git/",
+DEVELOPMENT = ("benchmarks/", "lab/", "extensions/molecule/", "scripts/", "tests/", ".ci/", ".venv/", ".git/",
                "requirements-dev.txt", ".ansible-lint")
 SEED = os.path.join(REPO, "lab", "topologies", "seed.yml")
 
