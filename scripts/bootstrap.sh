@@ -3,13 +3,6 @@
 # Debian packages with apt, everything Python into ./.venv with pip.  Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Ansible runs a host's interpreter (this checkout's .venv/bin/python in the lab) through a
-# shell without quoting it: a path with blanks cannot work.
-if [[ "$(pwd -P)" =~ [[:space:]] || "$PWD" =~ [[:space:]] ]]; then
-  echo "bootstrap: the checkout's path '$PWD' holds a blank; clone it to a path without one" \
-       "(for example /opt/crossnet or /tmp/crossnet)" >&2
-  exit 2
-fi
 
 apt_packages=(iproute2 iptables nftables openssh-server openssh-client
               python3 python3-venv python3-pyroute2 python3-netaddr iperf3 util-linux procps shellcheck)

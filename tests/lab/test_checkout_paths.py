@@ -2,7 +2,8 @@
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """README command 1 from a checkout the lab's hosts would not see by themselves: under /tmp
-(every host gets a fresh /tmp), reached through a symlink; a path with a blank is refused."""
+(every host gets a fresh /tmp), at a path with a blank, reached through a symlink.  README
+command 2 refuses a path with a blank at once (not tried from one)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def copy_of_this_checkout(parent):
     return clone
 
 
-def test_the_demo_runs_from_a_checkout_under_tmp_reached_through_a_symlink():
-    parent = tempfile.mkdtemp(prefix="crossnet-checkout-", dir="/tmp")
+def test_the_demo_runs_from_a_checkout_under_tmp_with_a_blank_reached_through_a_symlink():
+    parent = tempfile.mkdtemp(prefix="crossnet checkout-", dir="/tmp")
     lab = core.Lab(lab_name("co"))
     try:
         clone = copy_of_this_checkout(parent)
@@ -52,15 +53,15 @@ def test_the_demo_runs_from_a_checkout_under_tmp_reached_through_a_symlink():
     assert not os.path.exists(lab.dir)
 
 
-def test_a_checkout_path_with_a_blank_is_refused_before_anything_is_done():
+def test_the_test_suite_refuses_a_path_with_a_blank_before_anything_is_done():
     parent = tempfile.mkdtemp(prefix="crossnet checkout ", dir="/tmp")
     try:
         entry = os.path.join(parent, "repo")
         os.symlink(REPO, entry)
-        proc = subprocess.run(["bash", os.path.join(entry, "scripts", "bootstrap.sh")], capture_output=True, text=True,
-                              timeout=60, check=False)
+        proc = subprocess.run(["bash", os.path.join(entry, "scripts", "test.sh"), "unit"], capture_output=True,
+                              text=True, timeout=60, check=False)
         assert proc.returncode == 2, proc.stdout + proc.stderr
-        assert "holds a blank; clone it to a path without one" in proc.stderr
-        assert proc.stdout == ""
+        assert "holds a blank; run the test suite from a checkout whose path has none" in proc.stderr
+        assert proc.stdout == ""  # not even the bootstrap ran
     finally:
         shutil.rmtree(parent, ignore_errors=True)
