@@ -26,7 +26,10 @@ export ANSIBLE_COLLECTIONS_PATH="$collections"
 # before it (yours, a benchmark's) are left alone.
 mapfile -t labs_before < <(python3 lab/lab.py list 2>/dev/null)
 cleanup() { python3 lab/lab.py down --all ${labs_before[@]:+--keep "${labs_before[@]}"} >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal ends the run once the command running then returns (bash runs traps between
+# commands); the EXIT trap cleans up.
+trap 'exit 130' INT TERM
 
 step_unit()        { python -m pytest -q -p no:cacheprovider tests/unit; }
 # Integration cases are independent sandboxes: run them on as many workers as there are cores.
