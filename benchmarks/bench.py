@@ -59,6 +59,13 @@ def log(message):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), flush=True)
 
 
+def play_recap(stdout):
+    """``{host: {ok, changed, unreachable, failed, skipped, rescued, ignored}}`` of a run's recap."""
+    return {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
+                                 map(int, m.groups()[1:])))
+            for m in RECAP.finditer(stdout)}
+
+
 def ansible_env(collections, events, workdir, pipelining=True):
     """The environment of a benchmarked ansible-playbook run: this venv, the collection under
     test, the xb_timing callback writing to ``events``, Ansible's files under ``workdir``."""
@@ -230,9 +237,7 @@ class Bench:
         with open(os.path.join(self.dir, "ansible-%s.log" % phase), "w", encoding="utf-8") as handle:
             handle.write(stdout + stderr)
         self.file_profiles(phase)
-        recap = {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
-                                      map(int, m.groups()[1:])))
-                 for m in RECAP.finditer(stdout)}
+        recap = play_recap(stdout)
         phase_result = {"wall": wall, "controller_cpu": cpu, "load": before_load, "recap": recap}
         self.result["phases"][phase] = phase_result
         if proc.returncode != 0 or set(recap) != set(self.hosts):

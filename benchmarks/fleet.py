@@ -109,10 +109,8 @@ def one_plan_seconds(inventory_vars, repeat=3):
 
     variables = {}
     for host, values in inventory_vars.items():
-        node = values["crossnet_node_address"]
-        uplink = values["crossnet_uplink"]
-        variables[host] = dict(values, ansible_facts={"interfaces": [uplink], uplink: {
-            "device": uplink, "mtu": 1500, "ipv4": {"address": node, "netmask": "255.255.0.0"}}})
+        facts = planner.uplink_facts(values["crossnet_node_address"], values["crossnet_uplink"])
+        variables[host] = dict(values, ansible_facts=facts)
     runs = []
     for dummy in range(repeat):
         start = time.process_time()
@@ -182,8 +180,7 @@ class Case:
         wall = time.monotonic() - start
         with open(os.path.join(self.dir, "ansible-%s.log" % phase), "w", encoding="utf-8") as handle:
             handle.write(proc.stdout + proc.stderr)
-        recap = {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, m.groups()[1:6])))
-                 for m in bench.RECAP.finditer(proc.stdout)}
+        recap = bench.play_recap(proc.stdout)
         wanted = set(self.limit or self.doc["hosts"])
         if proc.returncode != 0 or (set(recap) != wanted and playbook != NO_TASK):
             failed = [line for line in proc.stdout.splitlines() if line.startswith("fatal:")]
@@ -250,7 +247,7 @@ class LimitCase(Case):
                 raise FleetBenchError("%s routes to %d peers' blocks, not %d" % (host, len(via), self.total - 1))
 
 
-def hosts_case(rundir, hosts, containers, repeat, lab_name):
+def hosts_case(rundir, hosts, containers, lab_name):
     doc = lab_fleet.topology(hosts, containers, outside=False)
     case = Case("hosts%d" % hosts, rundir, doc, lab_name, min(hosts, MAX_FORKS))
     case.result.update(family="hosts", hosts=hosts, containers=containers)
@@ -258,7 +255,7 @@ def hosts_case(rundir, hosts, containers, repeat, lab_name):
     return case
 
 
-def limit_case(rundir, total, containers, real, repeat, lab_name):
+def limit_case(rundir, total, containers, real, lab_name):
     doc = lab_fleet.topology(real, containers, cidr=True, outside=False)
     others = {"host%d" % h: dict(lab_fleet.host_vars(h, containers, cidr=True), **NOT_CONTACTED)
               for h in range(real + 1, total + 1)}
@@ -274,7 +271,7 @@ def limit_case(rundir, total, containers, real, repeat, lab_name):
     return case
 
 
-def default_path_case(rundir, containers, repeat, lab_name):
+def default_path_case(rundir, containers, lab_name):
     doc = lab_fleet.topology(2, containers, outside=False)
     doc["vars"]["crossnet_manage_packages"] = True
     case = Case("default%d" % containers, rundir, doc, lab_name, 2, pipelining=False)
@@ -368,12 +365,12 @@ def main(argv=None):
     log("results in %s" % rundir)
     makers = []
     for hosts in [int(h) for h in (args.hosts or "").split(",") if h]:
-        makers.append(lambda hosts=hosts: hosts_case(rundir, hosts, args.containers, args.repeat, args.lab))
+        makers.append(lambda hosts=hosts: hosts_case(rundir, hosts, args.containers, args.lab))
     if args.limit:
         total, containers = (int(x) for x in args.limit.split("x"))
-        makers.append(lambda: limit_case(rundir, total, containers, args.real, args.repeat, args.lab))
+        makers.append(lambda: limit_case(rundir, total, containers, args.real, args.lab))
     if args.default_path:
-        makers.append(lambda: default_path_case(rundir, args.default_path, args.repeat, args.lab))
+        makers.append(lambda: default_path_case(rundir, args.default_path, args.lab))
     results, failed = [], 0
     for make in makers:
         case = make()

@@ -30,14 +30,18 @@ REPO = os.path.dirname(HERE)
 TARGETS = {"seconds_1000x100": 3.0, "mib_1000x100": 500, "ratio_1000_to_100": 12.0}
 
 
+def uplink_facts(node, uplink="eth0"):
+    """What the planner reads of a host's facts: its uplink, with the node address on a /16."""
+    return {"interfaces": [uplink], uplink: {
+        "device": uplink, "mtu": 1500, "ipv4": {"address": node, "netmask": "255.255.0.0"}}}
+
+
 def inventory(hosts, containers):
     result = {}
     for h in range(hosts):
         node = "172.16.%d.%d" % (h // 250, h % 250 + 1)
         result["h%04d" % h] = {
-            "crossnet_uplink": "eth0", "crossnet_node_address": node,
-            "ansible_facts": {"interfaces": ["eth0"], "eth0": {
-                "device": "eth0", "mtu": 1500, "ipv4": {"address": node, "netmask": "255.255.0.0"}}},
+            "crossnet_uplink": "eth0", "crossnet_node_address": node, "ansible_facts": uplink_facts(node),
             "crossnet_containers": [{"name": "c%04d" % i, "addresses": ["10.%d.%d.%d" % (h // 256 + 1, h % 256, i + 1)]}
                                     for i in range(containers)]}
     return result
