@@ -45,17 +45,28 @@ def _l2(data):
     return ":".join("%02x" % byte for byte in data)
 
 
+def _u8(data):
+    return data[0]
+
+
+def _be16(data):
+    return struct.unpack_from(">H", data)[0]
+
+
 # attribute name -> (type number, decoder); "nested" gives a Reply of the nested attributes
 ATTRS = {
     "link": {"IFLA_ADDRESS": (1, _l2), "IFLA_IFNAME": (3, _str), "IFLA_MTU": (4, _u32), "IFLA_LINK": (5, _u32),
              "IFLA_LINKINFO": (18, "nested"), "IFLA_IFALIAS": (20, _str)},
-    "linkinfo": {"IFLA_INFO_KIND": (1, _str)},
+    "linkinfo": {"IFLA_INFO_KIND": (1, _str), "IFLA_INFO_DATA": (2, "nested")},
+    # IFLA_INFO_DATA read as a VXLAN device's: ask for it only when IFLA_INFO_KIND is "vxlan"
+    "vxlan": {"IFLA_VXLAN_ID": (1, _u32), "IFLA_VXLAN_LOCAL": (4, _ipv4), "IFLA_VXLAN_LEARNING": (7, _u8),
+              "IFLA_VXLAN_PORT": (15, _be16)},
     "addr": {"IFA_ADDRESS": (1, _ipv4), "IFA_LOCAL": (2, _ipv4), "IFA_LABEL": (3, _str)},
     "route": {"RTA_DST": (1, _ipv4), "RTA_OIF": (4, _u32), "RTA_GATEWAY": (5, _ipv4), "RTA_PRIORITY": (6, _u32),
               "RTA_PREFSRC": (7, _ipv4), "RTA_TABLE": (15, _u32)},
     "neigh": {"NDA_DST": (1, _ipv4), "NDA_LLADDR": (2, _l2)},
 }
-NESTED = {("link", 18): "linkinfo"}
+NESTED = {("link", 18): "linkinfo", ("linkinfo", 2): "vxlan"}
 
 
 _NLA_HEADER = struct.Struct("=HH")

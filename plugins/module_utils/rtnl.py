@@ -94,8 +94,16 @@ def _u32(value):
     return struct.pack("=I", value)
 
 
+def _mac(text):
+    return bytes.fromhex(text.replace(":", ""))
+
+
 IFLA_LINKINFO, IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 18, 1, 2, 1
-_LINK_NLAS = {"ifname": (3, _asciiz), "mtu": (4, _u32), "ifalias": (20, _asciiz), "net_ns_fd": (28, _u32)}
+_LINK_NLAS = {"ifname": (3, _asciiz), "address": (1, _mac), "mtu": (4, _u32), "ifalias": (20, _asciiz),
+              "net_ns_fd": (28, _u32)}
+# if_link.h IFLA_VXLAN_*; the port is in network byte order
+_VXLAN_NLAS = {"id": (1, _u32), "local": (4, socket.inet_aton), "port": (15, lambda port: struct.pack(">H", port)),
+               "learning": (7, lambda flag: struct.pack("=B", flag))}
 
 
 def _request(base, command, header, attrs=b""):
@@ -110,8 +118,9 @@ def _link_nlas(nlas):
     return b"".join(_nla(_LINK_NLAS[name][0], _LINK_NLAS[name][1](value)) for name, value in nlas.items())
 
 
-def link_request(command, index=0, state=None, kind=None, peer=None, **nlas):
-    """``ifname``, ``mtu``, ``ifalias``; ``kind``; a veth ``peer`` dict of ifname/net_ns_fd/mtu."""
+def link_request(command, index=0, state=None, kind=None, peer=None, vxlan=None, **nlas):
+    """``ifname``, ``address`` (MAC), ``mtu``, ``ifalias``; ``kind``; a veth ``peer`` dict of
+    ifname/net_ns_fd/mtu, or a ``vxlan`` dict of id/local/port/learning (in the order given)."""
     flags, change = (IFF_UP if state == "up" else 0, IFF_UP) if state is not None else (0, 0)
     attrs = _link_nlas(nlas)
     if kind is not None:
@@ -119,6 +128,9 @@ def link_request(command, index=0, state=None, kind=None, peer=None, **nlas):
         if peer is not None:
             # the peer is a whole ifinfomsg with its own attributes
             info += _nla(IFLA_INFO_DATA, _nla(VETH_INFO_PEER, _ifinfomsg() + _link_nlas(peer)))
+        if vxlan is not None:
+            info += _nla(IFLA_INFO_DATA, b"".join(_nla(_VXLAN_NLAS[name][0], _VXLAN_NLAS[name][1](value))
+                                                  for name, value in vxlan.items()))
         attrs += _nla(IFLA_LINKINFO, info)
     return _request(RTM_NEWLINK, command, _ifinfomsg(index, flags, change), attrs)
 
@@ -132,7 +144,18 @@ def addr_request(command, index, address, prefixlen):
 
 def neigh_request(command, dst, lladdr, ifindex, state):
     return _request(RTM_NEWNEIGH, command, struct.pack("=BxxxiHBB", AF_INET, ifindex, state, 0, 0),
-                    _nla(1, socket.inet_aton(dst)) + _nla(2, bytes.fromhex(lladdr.replace(":", ""))))
+                    _nla(1, socket.inet_aton(dst)) + _nla(2, _mac(lladdr)))
+
+
+AF_BRIDGE, NTF_SELF = 7, 0x2
+
+
+def fdb_request(command, ifindex, lladdr, dst, state):
+    """A forwarding entry of the device itself (NTF_SELF: a VXLAN device's MAC -> remote), as
+    IPRoute's ``fdb(command, ifindex=, lladdr=, dst=, state=, flags=NTF_SELF)``.  Without
+    NTF_SELF the kernel answers EOPNOTSUPP for a device that is not a bridge port."""
+    return _request(RTM_NEWNEIGH, command, struct.pack("=BxxxiHBB", AF_BRIDGE, ifindex, state, NTF_SELF, 0),
+                    _nla(2, _mac(lladdr)) + _nla(1, socket.inet_aton(dst)))
 
 
 def route_request(command, dst=None, dst_len=None, table=RT_TABLE_MAIN, proto=None, scope=0,
@@ -156,6 +179,7 @@ def route_request(command, dst=None, dst_len=None, table=RT_TABLE_MAIN, proto=No
 
 _DUMP_HEADERS = {RTM_NEWLINK: _ifinfomsg(), RTM_NEWADDR: struct.pack("=BBBBI", AF_INET, 0, 0, 0, 0),
                  RTM_NEWNEIGH: struct.pack("=BxxxiHBB", AF_INET, 0, 0, 0, 0),
+                 (RTM_NEWNEIGH, AF_BRIDGE): struct.pack("=BxxxiHBB", AF_BRIDGE, 0, 0, 0, 0),
                  RTM_NEWROUTE: struct.pack("=BBBBBBBBI", AF_INET, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)}
 
 
@@ -166,9 +190,11 @@ def route_table(msg):
     return msg.get_attr("RTA_TABLE") or msg["table"]
 
 
-def dump_request(base):
-    """Dump every object of the kind (links; IPv4 addresses, neighbours, routes)."""
-    return Request(base + _TYPE["get"], NLM_F_REQUEST | NLM_F_DUMP, _DUMP_HEADERS[base])
+def dump_request(base, family=None):
+    """Dump every object of the kind (links; IPv4 addresses, neighbours, routes; with
+    ``family=AF_BRIDGE``, the forwarding entries)."""
+    header = _DUMP_HEADERS[base if family is None else (base, family)]
+    return Request(base + _TYPE["get"], NLM_F_REQUEST | NLM_F_DUMP, header)
 
 
 def _ipv4_only(family):
@@ -210,6 +236,9 @@ class RTNL:
     def route(self, command, **kwargs):
         return self.request(route_request(command, **kwargs))
 
+    def fdb(self, command, **kwargs):
+        return self.request(fdb_request(command, **kwargs))
+
     def get_links(self, *indexes):
         if indexes:
             return [msg for index in indexes for msg in self.link("get", index=index)]
@@ -222,6 +251,11 @@ class RTNL:
     def get_neighbours(self, family=AF_INET):
         _ipv4_only(family)
         return self.request(dump_request(RTM_NEWNEIGH))
+
+    def get_fdb(self):
+        """Every forwarding entry (bridges' and devices' own), as IPRoute's
+        ``get_neighbours(family=AF_BRIDGE)``."""
+        return self.request(dump_request(RTM_NEWNEIGH, AF_BRIDGE))
 
     def get_routes(self, family=AF_INET, table=RT_TABLE_MAIN):
         _ipv4_only(family)

@@ -12,15 +12,17 @@ short_description: Apply a host's whole part of the routed container network in 
 version_added: "0.1.0"
 description:
   - Does, in one process on the host, what M(crossnet.routed.forwarding),
-    M(crossnet.routed.netns), M(crossnet.routed.veth_pair), M(crossnet.routed.host_route),
-    M(crossnet.routed.proxy_arp) and M(crossnet.routed.masquerade) do as separate tasks, in that
-    order, with the same code, the same ownership marks and the same checks.  This is what the
+    M(crossnet.routed.netns), M(crossnet.routed.veth_pair), M(crossnet.routed.vxlan_tunnel),
+    M(crossnet.routed.host_route), M(crossnet.routed.proxy_arp) and M(crossnet.routed.masquerade)
+    do as separate tasks, in that order, with the same code, the same ownership marks and the
+    same checks.  This is what the
     role C(crossnet.routed.container_network) runs, one task per host instead of six, which
     matters when a run's cost is mostly the per-task overhead of Ansible.
   - With O(state=present), every step purges what the collection created earlier and the
     options no longer list.  With O(state=absent), the steps run in reverse and remove
     everything the collection created on the host (masquerade chain, routes of protocol
-    C(157), namespaces, veth pairs, forward chain), and ip_forward goes back to its prior value.
+    C(157), namespaces, veth pairs, VXLAN devices, forward chain), and ip_forward goes back to
+    its prior value.
   - The steps run under an exclusive lock on the host (flock on O(lock_path)); a second run
     waits up to O(lock_timeout) seconds and then fails, naming the holder.  The kernel releases
     the lock when the module's process ends, however it ends.
@@ -36,6 +38,15 @@ options:
     description:
       - The veth pairs, each a dict as in O(crossnet.routed.veth_pair#module:pairs) (C(netns),
         C(host_ifname), C(peer_ifname), C(addresses), C(mtu), C(gateway)).
+    type: list
+    elements: dict
+    default: []
+  vxlan_tunnels:
+    description:
+      - The VXLAN overlay devices, each a dict as in O(crossnet.routed.vxlan_tunnel#module:tunnels)
+        (C(name), C(vni), C(port), C(local), C(address), C(mac), C(mtu), C(peers)).  The planner
+        gives at most one, only to a host with a peer it reaches through the overlay; devices of
+        ours not listed are deleted.
     type: list
     elements: dict
     default: []
@@ -84,7 +95,7 @@ options:
         module's action plugin reads every host of O(plan.hosts) from C(hostvars) (their
         C(crossnet_*) variables and facts, as the P(crossnet.routed.network_plan#filter) filter
         does) and fills O(namespaces), O(veth_pairs), O(routes), O(routes_keep),
-        O(proxy_arp_interfaces), O(container_networks), O(masquerade_sources) and
+        O(vxlan_tunnels), O(proxy_arp_interfaces), O(container_networks), O(masquerade_sources) and
         O(masquerade_exclude) from this host's part, as plain data.
       - This is how the role calls the module.  Templating those lists from a stored plan costs
         Ansible about as long as the module takes to check a thousand containers.
@@ -174,6 +185,7 @@ seealso:
   - module: crossnet.routed.forwarding
   - module: crossnet.routed.netns
   - module: crossnet.routed.veth_pair
+  - module: crossnet.routed.vxlan_tunnel
   - module: crossnet.routed.host_route
   - module: crossnet.routed.proxy_arp
   - module: crossnet.routed.masquerade
@@ -229,7 +241,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import (
-    forwarding, hostlock, masquerade, netns, routes, sysctl, veth)
+    forwarding, hostlock, masquerade, netns, routes, sysctl, veth, vxlan)
 from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 
@@ -244,6 +256,7 @@ def steps(module):
             # namespaces first: the kernel then removes their pairs in bulk
             ("netns", lambda cm, d: netns.run(dict(common, names=[], state="present", purge=True), cm, d)),
             ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=[], state="present", purge=True), cm, d)),
+            ("vxlan_tunnel", lambda cm, d: vxlan.run(dict(common, tunnels=[], state="present", purge=True), cm, d)),
             ("forwarding", lambda cm, d: forwarding.run(
                 module, dict(common, state="absent", sysctl_file=forwarding.DEFAULT_SYSCTL_FILE), cm, d)),
         ]
@@ -255,6 +268,9 @@ def steps(module):
         ("netns", lambda cm, d: netns.run(dict(common, names=p["namespaces"], state="present", purge=True), cm, d)),
         ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=p["veth_pairs"], state="present", purge=True),
                                              cm, d)),
+        # before the routes: some go through the tunnel's device
+        ("vxlan_tunnel", lambda cm, d: vxlan.run(dict(common, tunnels=p["vxlan_tunnels"], state="present",
+                                                      purge=True), cm, d)),
         ("host_route", lambda cm, d: routes.run(dict(common, routes=p["routes"], state="present", purge=True),
                                                 cm, d, keep=p["routes_keep"])),
         ("proxy_arp", lambda cm, d: sysctl.run(dict(interfaces=p["proxy_arp_interfaces"], rp_filter=True,
@@ -267,8 +283,9 @@ def steps(module):
 
 # Keys of a step's result that repeat the whole desired state.  At a thousand containers they
 # are most of the result, and Ansible copies a result several times on its way to the callback.
-WHOLE_STATE = {"netns": "namespaces", "veth_pair": "pairs", "host_route": "routes", "proxy_arp": "interfaces"}
-LIST_OPTIONS = ("namespaces", "veth_pairs", "routes", "routes_keep", "proxy_arp_interfaces",
+WHOLE_STATE = {"netns": "namespaces", "veth_pair": "pairs", "host_route": "routes", "proxy_arp": "interfaces",
+               "vxlan_tunnel": "tunnels"}
+LIST_OPTIONS = ("namespaces", "veth_pairs", "vxlan_tunnels", "routes", "routes_keep", "proxy_arp_interfaces",
                 "container_networks", "masquerade_sources", "masquerade_exclude")
 
 
@@ -292,6 +309,7 @@ def main():
         argument_spec=dict(
             namespaces=dict(type="list", elements="str", default=[]),
             veth_pairs=dict(type="list", elements="dict", default=[]),
+            vxlan_tunnels=dict(type="list", elements="dict", default=[]),
             routes=dict(type="list", elements="dict", default=[]),
             routes_keep=dict(type="list", elements="str", default=[]),
             proxy_arp_interfaces=dict(type="list", elements="str", default=[]),

@@ -54,6 +54,20 @@ IPROUTE = {
     "get_addr": "180000001600010300000000000000000200000000000000",
     "get_neighbours": "1c0000001e0001030000000000000000020000000000000000000000",
     "get_routes": "1c0000001a000103000000000000000002000000fe00000000000000",
+    # ipr.link("add", ifname="cx0", kind="vxlan", vxlan_id=4096, vxlan_local="192.168.10.2",
+    # vxlan_port=4789, vxlan_learning=0, address="02:63:0a:ff:00:07", mtu=1450, state="up")
+    "link_add_vxlan": "700000001000050600000000000000000000000000000000010000000100000008000300637830000a000100"
+                      "02630aff0007000008000400aa050000340012000a00010076786c616e00000024000200080001000010"
+                      "000008000400c0a80a0206000f0012b500000500070000000000",
+    "link_set_address": "2c00000010000500000000000000000000000000020000000000000000000000"
+                        "0a00010002630aff00080000",
+    # ipr.fdb("replace" / "del", ifindex=2, lladdr="02:63:0a:ff:00:09", dst="192.168.20.3",
+    # state=0x80 / (none: IPRoute sends 0xc0), flags=NTF_SELF)
+    "fdb_replace": "300000001c0005050000000000000000070000000200000080000200"
+                   "0a00020002630aff0009000008000100c0a81403",
+    "fdb_del": "300000001d00050000000000000000000700000002000000c0000200"
+               "0a00020002630aff0009000008000100c0a81403",
+    "get_fdb": "1c0000001e0001030000000000000000070000000000000000000000",
 }
 LINKS = {"h0": 2, "eth0": 2}
 ROUTE = {"netns": None, "metric": 0, "onlink": False, "gateway": None, "dev": None, "scope": "universe"}
@@ -67,6 +81,15 @@ REQUESTS = {
     "link_set_mtu": lambda: rtnl.link_request("set", index=2, mtu=1300),
     "link_set_mtu_up": lambda: rtnl.link_request("set", index=2, mtu=1350, state="up"),
     "link_del": lambda: rtnl.link_request("del", index=3),
+    "link_add_vxlan": lambda: rtnl.link_request(
+        "add", ifname="cx0", address="02:63:0a:ff:00:07", mtu=1450, kind="vxlan", state="up",
+        vxlan={"id": 4096, "local": "192.168.10.2", "port": 4789, "learning": 0}),
+    "link_set_address": lambda: rtnl.link_request("set", index=2, address="02:63:0a:ff:00:08"),
+    "fdb_replace": lambda: rtnl.fdb_request("replace", ifindex=2, lladdr="02:63:0a:ff:00:09", dst="192.168.20.3",
+                                            state=0x80),
+    "fdb_del": lambda: rtnl.fdb_request("del", ifindex=2, lladdr="02:63:0a:ff:00:09", dst="192.168.20.3",
+                                        state=0xc0),
+    "get_fdb": lambda: rtnl.dump_request(rtnl.RTM_NEWNEIGH, rtnl.AF_BRIDGE),
     "addr_add": lambda: rtnl.addr_request("add", index=2, address="10.1.2.3", prefixlen=24),
     "addr_del": lambda: rtnl.addr_request("del", index=2, address="10.1.3.3", prefixlen=32),
     "neigh_replace": lambda: rtnl.neigh_request("replace", dst="169.254.1.1", lladdr="02:00:00:00:00:01", ifindex=2,
@@ -114,7 +137,7 @@ def test_veth_peer_carries_name_namespace_and_mtu():
 
 def test_unknown_link_attribute_is_refused():
     with pytest.raises(KeyError):
-        rtnl.link_request("set", index=2, address="02:00:00:00:00:01")
+        rtnl.link_request("set", index=2, broadcast="ff:ff:ff:ff:ff:ff")
 
 
 # -- replies -------------------------------------------------------------------------------------
