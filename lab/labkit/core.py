@@ -187,9 +187,9 @@ class Lab:
         """argv that runs ``argv`` on lab node ``node`` (inside its container ``netns`` if given)."""
         kind = self.topology().node(node).kind
         inner = (["ip", "netns", "exec", netns] if netns else []) + list(argv)
-        if kind == "outside":
+        if kind != "host":  # outside nodes and routers: a plain network namespace
             if netns:
-                raise LabError("outside node %s has no containers" % node)
+                raise LabError("%s node %s has no containers" % (kind, node))
             return ["ip", "netns", "exec", self.netns(node)] + list(argv)
         pid = self.holder_pid(node)
         if pid is None:
@@ -292,6 +292,15 @@ class Lab:
             sh(["ip", "-n", ns, "link", "set", link.ifname, "up"])
         for link in node.links:
             self._wait_link_local(ns, link.ifname)
+        self._route(ns, node)
+
+    @staticmethod
+    def _route(ns, node):
+        """A router forwards (in its own namespace only); every node gets its routes."""
+        if node.kind == "router":
+            sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        for route in node.routes:
+            sh(["ip", "-n", ns, "route", "add", str(route.dest), "via", str(route.via)])
 
     @staticmethod
     def _wait_link_local(ns, ifname, timeout=10):

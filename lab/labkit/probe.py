@@ -20,7 +20,6 @@ row), ``jobs`` sources at a time.
 from __future__ import annotations
 
 import concurrent.futures
-import ipaddress
 import json
 import math
 import selectors
@@ -38,6 +37,7 @@ SERVER_START_EACH = 0.2
 TIMEOUT = 3  # per target: the TCP ask (the echo reply is waited for at most 2 s)
 JOBS = 8  # sources probed at once
 SOURCES = ("all", "first")
+TARGET_KINDS = ("host", "outside")  # and containers; routers only forward
 
 
 def containers(topo):
@@ -47,21 +47,24 @@ def containers(topo):
 
 
 def node_address_toward(node, address):
-    """The node's own address on the link whose subnet holds ``address`` (else its first)."""
-    target = ipaddress.IPv4Address(address)
-    for link in node.links:
-        if target in link.address.network:
-            return str(link.address.ip)
-    return node.address
+    """The node's own address on the link toward ``address``: the link whose subnet holds it,
+    else the one holding the next hop of the node's route to it, else the node's first."""
+    link = node.link_to(address)
+    route = node.route_to(address) if link is None else None
+    if route is not None:
+        link = node.link_to(route.via)
+    return str(link.address.ip) if link is not None else node.address
 
 
 def targets(topo):
+    """Every container (its first address), every host and every outside node: not routers."""
     for host, name, addresses in containers(topo):
         if addresses:
             yield {"kind": "container", "node": host.name, "netns": name, "label": "%s/%s" % (host.name, name),
                    "address": addresses[0]}
     for node in topo.nodes:
-        yield {"kind": node.kind, "node": node.name, "netns": None, "label": node.name, "address": node.address}
+        if node.kind in TARGET_KINDS:
+            yield {"kind": node.kind, "node": node.name, "netns": None, "label": node.name, "address": node.address}
 
 
 def senders(topo, sources="all"):
@@ -140,13 +143,19 @@ def probe(lab, sources="all", jobs=JOBS):
     try:
         _start_servers(lab, goals, servers)
         with concurrent.futures.ThreadPoolExecutor(max(1, int(jobs))) as pool:
-            swept = list(pool.map(lambda sender: _sweep(lab, sender, goals), chosen))
+            swept = list(pool.map(lambda sender: _sweep(lab, sender, goals, topo), chosen))
     finally:
         _stop_servers(servers)
     return [row for rows in swept for row in rows]
 
 
-def _rows(sender, goals):
+def _underlay_path(topo, host, target):
+    """The routers between the sending host and the target's node (for a container: its host),
+    as the topology's links and routes go: [] on a shared segment, None when it has no route."""
+    return topo.routers_on_path(host, topo.node(target["node"]).address)
+
+
+def _rows(sender, goals, topo):
     host, name, addresses = sender
     rows = []
     for target in goals:
@@ -156,14 +165,15 @@ def _rows(sender, goals):
             continue
         expected = addresses if target["kind"] == "container" else [node_address_toward(host, target["address"])]
         rows.append({"from": "%s/%s" % (host.name, name), "to": target["label"], "kind": target["kind"],
-                     "address": target["address"], "expected_source": expected})
+                     "address": target["address"], "expected_source": expected,
+                     "path": _underlay_path(topo, host, target)})
     return rows
 
 
-def _sweep(lab, sender, goals):
+def _sweep(lab, sender, goals, topo):
     """One process in the sender's container pings and asks every target of its rows."""
     host, name, _addresses = sender
-    rows = _rows(sender, goals)
+    rows = _rows(sender, goals, topo)
     if not rows:
         return rows
     addresses = list(dict.fromkeys(r["address"] for r in rows))
@@ -220,6 +230,7 @@ def render(rows):
                     text += "~"
             line += text.ljust(width)
         lines.append(line.rstrip())
+    lines.extend(_routed_lines(rows))
     bad = [r for r in rows if not r["ok"]]
     lines.append("%d of %d paths as expected (container->container keeps its source; "
                  "toward hosts and outside nodes the source is the sending host)" % (len(rows) - len(bad), len(rows)))
@@ -228,3 +239,15 @@ def render(rows):
                      % (row["from"], row["to"], row["address"], row["ping"], row["seen_source"],
                         "|".join(row["expected_source"]), row["error"] or ""))
     return "\n".join(lines)
+
+
+def _routed_lines(rows):
+    """One line per sending host and path that is not a shared segment, e.g.
+    ``host1 -> host3, host3/web, outside: via router``; none in a lab without routers."""
+    reached = {}
+    for row in rows:
+        path = row.get("path")
+        if path != []:
+            how = "via " + " > ".join(path) if path else "no route in the topology"
+            reached.setdefault((row["from"].split("/")[0], how), []).append(row["to"])
+    return ["%s -> %s: %s" % (host, ", ".join(dict.fromkeys(to)), how) for (host, how), to in reached.items()]

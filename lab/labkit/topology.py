@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Lab topology files: segments (L2 bridges), hosts (crossnet_hosts) and outside nodes.
+"""Lab topology files: segments (L2 bridges), hosts (crossnet_hosts), outside nodes and
+routers between segments.
 
-    segments: [lan]
+    segments: [lan, wan]
     trunks: [[rack1, rack2]]                       # optional: segments joined into one L2 network
     vars: {crossnet_manage_packages: false}        # group vars of crossnet_hosts
     hosts:
@@ -11,11 +12,22 @@
         python: venv                               # venv | system | /absolute/path
         links:
           - {segment: lan, ifname: eth0, address: 192.168.9.3/24}
+        gateway: 192.168.9.1                       # optional: a default route
+        routes: [{dest: 10.0.0.0/8, via: 192.168.9.1}]   # optional: more routes
         vars: {crossnet_uplink: eth0, crossnet_containers: [...]}
     outside:
       outside:
         links:
-          - {segment: lan, ifname: eth0, address: 192.168.9.10/24}
+          - {segment: wan, ifname: eth0, address: 192.168.8.10/24}
+        gateway: 192.168.8.1
+    routers:                                       # optional: IPv4 forwarding on, not in the inventory
+      router:
+        links:                                     # on two segments or more
+          - {segment: lan, ifname: eth0, address: 192.168.9.1/24}
+          - {segment: wan, ifname: eth1, address: 192.168.8.1/24}
+        routes: []                                 # and gateway: as the other nodes
+
+Every ``via`` and ``gateway`` must be on-link: inside the subnet of one of the node's links.
 """
 
 from __future__ import annotations
@@ -37,6 +49,18 @@ PYTHONS = {
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,11}$")
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.]{1,15}$")
 RESERVED_NODES = {"switch"}
+TOP_KEYS = {"segments", "trunks", "vars", "hosts", "outside", "routers"}
+LINK_KEYS = {"segment", "ifname", "address"}
+ROUTE_KEYS = {"dest", "via"}
+ROUTING_KEYS = {"links", "routes", "gateway"}
+# Topology section -> the kind of its nodes and the keys a node of that kind may have.
+SECTIONS = (
+    ("hosts", "host", ROUTING_KEYS | {"python", "vars"}),
+    ("outside", "outside", ROUTING_KEYS),
+    ("routers", "router", ROUTING_KEYS),
+)
+DEFAULT_ROUTE = ipaddress.IPv4Network("0.0.0.0/0")
+MAX_HOPS = 16  # routers crossed before a path counts as a routing loop
 
 
 class TopologyError(ValueError):
@@ -51,17 +75,45 @@ class Link:
 
 
 @dataclasses.dataclass
+class Route:
+    dest: ipaddress.IPv4Network
+    via: ipaddress.IPv4Address
+
+
+@dataclasses.dataclass
 class Node:
     name: str
-    kind: str  # "host" or "outside"
+    kind: str  # "host", "outside" or "router"
     links: list
     python: str = PYTHONS["system"]
     vars: dict = dataclasses.field(default_factory=dict)
+    routes: list = dataclasses.field(default_factory=list)  # Route; the gateway is the one to 0.0.0.0/0
 
     @property
     def address(self):
         """The node's first address: how the inventory and the other nodes name it."""
         return str(self.links[0].address.ip)
+
+    @property
+    def gateway(self):
+        for route in self.routes:
+            if route.dest == DEFAULT_ROUTE:
+                return route.via
+        return None
+
+    def link_to(self, address):
+        """The link whose subnet holds ``address``, or None."""
+        address = ipaddress.IPv4Address(address)
+        for link in self.links:
+            if address in link.address.network:
+                return link
+        return None
+
+    def route_to(self, address):
+        """The most specific route toward ``address`` (not on-link), or None."""
+        address = ipaddress.IPv4Address(address)
+        matching = [r for r in self.routes if address in r.dest]
+        return max(matching, key=lambda r: r.dest.prefixlen, default=None)
 
 
 @dataclasses.dataclass
@@ -79,11 +131,36 @@ class Topology:
     def outside(self):
         return [n for n in self.nodes if n.kind == "outside"]
 
+    @property
+    def routers(self):
+        return [n for n in self.nodes if n.kind == "router"]
+
     def node(self, name):
         for node in self.nodes:
             if node.name == name:
                 return node
         raise TopologyError("no node %r in this lab" % name)
+
+    def owner(self, address):
+        """The node that has ``address`` on one of its links, or None."""
+        for node in self.nodes:
+            if any(str(link.address.ip) == str(address) for link in node.links):
+                return node
+        return None
+
+    def routers_on_path(self, node, address):
+        """Names of the routers a packet from ``node`` to ``address`` crosses, following the
+        topology's links and routes ([] on-link); None when some node on the way has no route,
+        the next hop is no router, or the path loops."""
+        crossed = []
+        while node.link_to(address) is None:
+            route = node.route_to(address)
+            hop = self.owner(route.via) if route else None
+            if hop is None or hop.kind != "router" or len(crossed) == MAX_HOPS:
+                return None
+            crossed.append(hop.name)
+            node = hop
+        return crossed
 
 
 def check_name(what, name):
@@ -102,11 +179,21 @@ def _python(value):
     raise TopologyError("python %r: use venv, system or an absolute path" % (value,))
 
 
+def _refuse_unknown_keys(what, raw, known):
+    if not isinstance(raw, dict):
+        raise TopologyError("%s: a mapping, not %r" % (what, raw))
+    unknown = sorted(set(raw) - known, key=str)
+    if unknown:
+        raise TopologyError("%s: unknown key %s (known: %s)" % (what, ", ".join(map(str, unknown)),
+                                                              ", ".join(sorted(known))))
+
+
 def _links(node, raw, segments):
     if not isinstance(raw, list) or not raw:
         raise TopologyError("node %s: links must be a non-empty list" % node)
     links, ifnames = [], set()
     for item in raw:
+        _refuse_unknown_keys("node %s: link %r" % (node, item), item, LINK_KEYS)
         try:
             link = Link(item["segment"], item.get("ifname", "eth0"), ipaddress.IPv4Interface(item["address"]))
         except (KeyError, TypeError, ValueError) as exc:
@@ -118,6 +205,61 @@ def _links(node, raw, segments):
         ifnames.add(link.ifname)
         links.append(link)
     return links
+
+
+def _next_hop(node, what, raw, links):
+    """``raw`` as a next hop of ``node``: an address inside one of its links' subnets."""
+    try:
+        via = ipaddress.IPv4Address(raw)
+    except ValueError as exc:
+        raise TopologyError("node %s: %s %r is no IPv4 address (%s)" % (node, what, raw, exc)) from None
+    link = next((ln for ln in links if via in ln.address.network), None)
+    if link is None:
+        raise TopologyError("node %s: %s %s is not on-link: in none of the subnets of its links (%s)"
+                            % (node, what, via, ", ".join(str(ln.address.network) for ln in links)))
+    if via == link.address.ip:
+        raise TopologyError("node %s: %s %s is the node's own address" % (node, what, via))
+    if link.address.network.prefixlen < 31 and via in (link.address.network.network_address,
+                                                        link.address.network.broadcast_address):
+        raise TopologyError("node %s: %s %s is not a host address of %s" % (node, what, via, link.address.network))
+    return via
+
+
+def _routes(node, spec, links):
+    """The node's routes: ``routes`` (dest, via) and ``gateway`` (a route to 0.0.0.0/0)."""
+    raw = [] if spec.get("routes") is None else spec["routes"]
+    if not isinstance(raw, list):
+        raise TopologyError("node %s: routes must be a list of {dest, via}" % node)
+    routes = []
+    for item in raw:
+        _refuse_unknown_keys("node %s: route %r" % (node, item), item, ROUTE_KEYS)
+        if "dest" not in item or "via" not in item:
+            raise TopologyError("node %s: route %r needs dest and via" % (node, item))
+        try:
+            dest = ipaddress.IPv4Network(item["dest"])
+        except ValueError as exc:
+            raise TopologyError("node %s: route dest %r is no IPv4 network (%s)" % (node, item["dest"], exc)) from None
+        connected = next((ln for ln in links if ln.address.network == dest), None)
+        if connected is not None:
+            raise TopologyError("node %s: route to %s: the subnet of its link %s (the kernel routes it already)"
+                                % (node, dest, connected.ifname))
+        routes.append(Route(dest, _next_hop(node, "route to %s: via" % dest, item["via"], links)))
+    if spec.get("gateway") is not None:
+        routes.append(Route(DEFAULT_ROUTE, _next_hop(node, "gateway", spec["gateway"], links)))
+    dests = [r.dest for r in routes]
+    for dest in dests:
+        if dests.count(dest) > 1:
+            raise TopologyError("node %s: more than one route to %s (a gateway is the route to 0.0.0.0/0)"
+                                % (node, dest))
+    return routes
+
+
+def _node(name, kind, spec, segments):
+    links = _links(name, spec.get("links"), segments)
+    if kind == "router" and len({link.segment for link in links}) < 2:
+        raise TopologyError("router %s: links on two segments or more (it forwards between them)" % name)
+    return Node(name, kind, links, _python(spec.get("python")), dict(spec.get("vars") or {}),
+                _routes(name, spec, links))
 
 
 def _trunks(raw, segments):
@@ -147,18 +289,22 @@ def _trunks(raw, segments):
 def parse(doc):
     if not isinstance(doc, dict):
         raise TopologyError("a topology is a mapping")
+    _refuse_unknown_keys("topology", doc, TOP_KEYS)
     segments = [check_name("segment", s) for s in doc.get("segments") or []]
     if not segments:
         raise TopologyError("a topology needs at least one segment")
     nodes = []
-    for kind, section in (("host", "hosts"), ("outside", "outside")):
-        for name, spec in (doc.get(section) or {}).items():
+    for section, kind, keys in SECTIONS:
+        nodes_of_section = doc.get(section) or {}
+        if not isinstance(nodes_of_section, dict):
+            raise TopologyError("%s: a mapping of node names to nodes" % section)
+        for name, spec in nodes_of_section.items():
             check_name("node", name)
             if name in RESERVED_NODES or any(n.name == name for n in nodes):
                 raise TopologyError("node name %r is reserved or used twice" % name)
             spec = spec or {}
-            nodes.append(Node(name, kind, _links(name, spec.get("links"), segments),
-                              _python(spec.get("python")), dict(spec.get("vars") or {})))
+            _refuse_unknown_keys("%s node %s" % (kind, name), spec, keys)
+            nodes.append(_node(name, kind, spec, segments))
     if not any(n.kind == "host" for n in nodes):
         raise TopologyError("a topology needs at least one host")
     seen = {}
