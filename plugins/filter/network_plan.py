@@ -21,6 +21,9 @@ description:
     the uplink's MTU, all taken from the facts.
   - Routes to another host's containers go to its C(crossnet_container_cidr) when it has one,
     else to exactly C(netaddr.cidr_merge) of its addresses.
+  - With C(crossnet_encapsulation) V(vxlan) or V(cross_subnet) a peer may be reached through a
+    VXLAN overlay instead, with routes via the peer's VTEP address on C(crossnet-vxlan) and the
+    host's tunnel in the key C(vxlan) (see docs/variables.md and docs/design.md).
   - A host without facts (unreachable when the play started) is not an error.  Its node address
     is then C(crossnet_node_address), or else its C(ansible_host) when that is an IPv4 address
     inside a network of the other host's uplink (facts) and used by nothing else.  When neither
@@ -45,7 +48,8 @@ options:
   summary:
     description:
       - Leave out the lists of each host's containers (namespaces, veth_pairs, routes,
-        proxy_arp_interfaces, masquerade, forwarding); the inventory is validated all the same.
+        proxy_arp_interfaces, masquerade, forwarding) and its tunnel (vxlan); the inventory is
+        validated all the same.
       - The role stores only this, and lets M(crossnet.routed.host_network) plan its host's
         lists on the controller (its O(crossnet.routed.host_network#module:plan) option), because
         Ansible copies a stored fact several times, seconds' worth at a thousand containers.
@@ -77,8 +81,9 @@ RETURN = r"""
 _value:
   description:
     - C(host) to plan, with the keys namespaces, veth_pairs, routes, proxy_arp_interfaces,
-      masquerade, forwarding, preflight, routes_keep, unresolved_peers and unresolved (with
-      O(summary=true) only the last four); see docs/design.md.
+      masquerade, forwarding, preflight, routes_keep, unresolved_peers, unresolved and vxlan (with
+      O(summary=true) only preflight, routes_keep, unresolved_peers and unresolved); see
+      docs/design.md.
     - With O(store), C(store) (the directory of the parts), C(summary) (C(host) to summary,
       for the hosts listed) and C(stats) (C(seconds) the CPU seconds planning and writing took, C(hosts),
       C(containers)).
@@ -109,7 +114,7 @@ def _stored(plan, hosts, started):
         {host: {"args": host_network_args(part), "peers": part["preflight"]["peers"],
                 "uplink": part["preflight"]["uplink"], "unresolved": part["unresolved"]}
          for host, part in parts.items()},
-        {name: plan.routed_networks(name) for name in plan.names})
+        {name: plan.routed_networks(name) for name in plan.names}, plan.vteps())
     return {"store": directory, "summary": _summary(parts),
             "stats": {"seconds": round(time.process_time() - started, 4), "hosts": len(plan.names),
                       "containers": plan.containers}}

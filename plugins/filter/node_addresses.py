@@ -12,7 +12,7 @@ version_added: 0.1.0
 short_description: Every host's node address, when the inventory gives them all
 description:
   - Returns a mapping of each host to its node address, in the order of O(hosts), when every host has a valid
-    C(crossnet_node_address); otherwise V(None).
+    C(crossnet_node_address) and no host sets a C(crossnet_encapsulation) other than V(none); otherwise V(None).
   - The C(container_network) role computes it once per run and hands it to
     C(crossnet.routed.preflight_input) for each host, so that the preflight input of all hosts
     costs time linear in the number of hosts.

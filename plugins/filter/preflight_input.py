@@ -13,7 +13,9 @@ short_description: A host's preflight input when the inventory alone decides it
 description:
   - Returns what the C(preflight) key of C(crossnet.routed.network_plan) will be for one host
     (C(uplink), C(node_address), C(peers)), with C(host) added, when the inventory gives that host's
-    C(crossnet_uplink) and every host's C(crossnet_node_address); otherwise V(None).
+    C(crossnet_uplink) and every host's C(crossnet_node_address), and no host sets a
+    C(crossnet_encapsulation) other than V(none) (which peers are reached through the overlay
+    may depend on the facts); otherwise V(None).
   - Reading every host's variables for every host costs time that grows as the square of the
     number of hosts; with O(node_addresses) (what P(crossnet.routed.node_addresses#filter) returned,
     once per run) only this host's variables are read.

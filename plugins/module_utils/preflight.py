@@ -17,6 +17,8 @@ from ansible_collections.crossnet.routed.plugins.module_utils.netlink import (
 
 IFF_UP = 0x1
 RTN_LOCAL = 2
+# Route types a packet does not leave by (rtnetlink.h): blackhole, unreachable, prohibit, throw.
+RTN_DROPPED = {6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw"}
 
 # The checks' arguments: the preflight module's, and network_facts' ``preflight`` option.
 ARGUMENT_SPEC = dict(
@@ -26,6 +28,7 @@ ARGUMENT_SPEC = dict(
     peers=dict(type="list", elements="dict", default=[], options=dict(
         host=dict(type="str", required=True),
         address=dict(type="str", required=True),
+        overlay=dict(type="bool", default=False),
     )),
 )
 
@@ -54,8 +57,11 @@ def _route_to(sock, address):
 def check(sock, host, uplink, node_address, peers):
     """Check the uplink, the node address and every peer; return (facts, errors).
 
-    ``peers`` is a list of ``{"host": name, "address": node address}``.  Nothing is changed:
-    only link, address and route lookups (RTM_GETROUTE computes a route, it sends nothing).
+    ``peers`` is a list of ``{"host": name, "address": node address, "overlay": bool}``: a peer
+    is on-link via the uplink, or with ``overlay`` (reached through the VXLAN tunnel) only
+    reachable through the routing table, whatever the next hop and the interface.  Nothing is
+    changed: only link, address and route lookups (RTM_GETROUTE computes a route, it sends
+    nothing).
     """
     errors = []
     facts = {"uplink": uplink, "node_address": node_address, "peers": []}
@@ -73,29 +79,42 @@ def check(sock, host, uplink, node_address, peers):
         errors.append("host %s: node address %s is not on uplink %s (it has %s)"
                       % (host, node_address, uplink, ", ".join(addresses) or "no IPv4 address"))
 
+    ifnames = {}  # interface index -> name, dumped once when a message needs it
     for peer in peers:
         peer_host, address = peer["host"], peer["address"]
         route = _route_to(sock, address)
-        facts["peers"].append(dict(route, host=peer_host, address=address))
+        found = dict(route, host=peer_host, address=address)
+        facts["peers"].append(found)
         where = "host %s: peer %s node address %s" % (host, peer_host, address)
         if "error" in route:
             errors.append("%s is not reachable: %s" % (where, route["error"]))
         elif route["type"] == RTN_LOCAL:
             errors.append("%s is an address of this host" % where)
+        elif peer.get("overlay"):
+            # The tunnel's packets to it go wherever the routing table sends them.
+            found.update(overlay=True, next_hop=route["gateway"] or "on-link",
+                         interface=_ifname(sock, route["oif"], ifnames))
+            if route["type"] in RTN_DROPPED:
+                errors.append("%s is not reachable: the host's route to it is %s"
+                              % (where, RTN_DROPPED[route["type"]]))
+            elif route["oif"] is None:
+                errors.append("%s is not reachable: the route lookup names no interface" % where)
         elif route["oif"] != index:
             errors.append("%s is not on-link via uplink %s: the kernel routes it via %s"
-                          % (where, uplink, _ifname(sock, route["oif"])))
+                          % (where, uplink, _ifname(sock, route["oif"], ifnames)))
         elif route["gateway"] is not None:
             errors.append("%s is not on-link via uplink %s: the kernel routes it via gateway %s"
                           % (where, uplink, route["gateway"]))
     return facts, errors
 
 
-def _ifname(sock, index):
-    for link in dump(sock.get_links):
-        if link["index"] == index:
-            return attr(link, "IFLA_IFNAME")
-    return "interface #%s" % index
+def _ifname(sock, index, cache):
+    """The name of interface ``index``; ``cache`` (a dict) keeps the links of one dump."""
+    if index is None:
+        return None
+    if not cache:
+        cache.update((link["index"], attr(link, "IFLA_IFNAME")) for link in dump(sock.get_links))
+    return cache.get(index) or "interface #%s" % index
 
 
 def check_params(sock, params):

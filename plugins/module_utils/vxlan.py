@@ -202,8 +202,9 @@ class Plan:
                     self.fdb_del, self.neigh_set, self.fdb_set))
 
 
-def plan(tunnels, state, view, record, purge=False, adopt=False):
-    """Pure.  ``view``: observe(); ``record``: the state file's document (see ``Record``)."""
+def plan(tunnels, state, view, record, purge=False, adopt=False, keep=()):
+    """Pure.  ``view``: observe(); ``record``: the state file's document (see ``Record``);
+    ``keep``: peer VTEP addresses whose entries stay as they are, listed or not."""
     links, listed = view["links"], {tunnel["name"] for tunnel in tunnels}
     result = Plan(links)
     creating = record.creating
@@ -220,7 +221,7 @@ def plan(tunnels, state, view, record, purge=False, adopt=False):
             result.delete.append(link)
             result.before.append(describe(link, view))
             continue
-        _plan_tunnel(result, tunnel, link, mine, view, record, adopt)
+        _plan_tunnel(result, tunnel, link, mine, view, record, adopt, keep)
     if purge or state == "absent":
         for name, link in sorted(links.items()):
             if name not in listed and link["kind"] == "vxlan" and owned(link, creating) and link not in result.delete:
@@ -238,7 +239,7 @@ def _clash(tunnel, links):
     return None
 
 
-def _plan_tunnel(result, tunnel, link, mine, view, record, adopt):
+def _plan_tunnel(result, tunnel, link, mine, view, record, adopt, keep):
     name = tunnel["name"]
     if link is not None and link["kind"] != "vxlan":
         result.errors.append("interface %s exists and is a %s, not a VXLAN device" % (name, link["kind"] or "device"))
@@ -291,14 +292,14 @@ def _plan_tunnel(result, tunnel, link, mine, view, record, adopt):
     if want and want not in have:
         result.addr_add.append((tunnel, tunnel["address"]))
     result.addr_del.extend((tunnel, cidr) for cidr in have if cidr != want)
-    _plan_entries(result, tunnel, link, view, record.entries(name), adopt)
+    _plan_entries(result, tunnel, link, view, record.entries(name), adopt, keep)
 
 
-def _plan_entries(result, tunnel, link, view, recorded, adopt):
+def _plan_entries(result, tunnel, link, view, recorded, adopt, keep):
     name = tunnel["name"]
     neigh, fdb = view["neigh"].get(link["index"], {}), view["fdb"].get(link["index"], {})
-    wanted_ips = {peer["address"] for peer in tunnel["peers"]}
-    wanted_macs = {peer["mac"] for peer in tunnel["peers"]}
+    wanted_ips = {peer["address"] for peer in tunnel["peers"]} | set(keep)
+    wanted_macs = {peer["mac"] for peer in tunnel["peers"]} | {neigh[ip][0] for ip in keep if ip in neigh}
     for peer in tunnel["peers"]:
         mac, state = neigh.get(peer["address"], (None, 0))
         if mac is not None and peer["address"] not in recorded["neigh"] and not adopt:
@@ -402,8 +403,12 @@ def apply(ipr, result, record):
                   state=NUD_PERMANENT)
 
 
-def run(params, check_mode, diff):
-    """The vxlan_tunnel module's work: ``params`` as its argument spec gives them; the result dict."""
+def run(params, check_mode, diff, keep=()):
+    """The vxlan_tunnel module's work: ``params`` as its argument spec gives them; the result dict.
+
+    ``keep``: destinations (CIDRs) whose routes host_route leaves as they are this run (toward a
+    peer whose node address is unknown): a peer whose VTEP address is one of them keeps its
+    entries too, or the routes would lead nowhere."""
     tunnels, errors = normalize_tunnels(params["tunnels"])
     if errors:
         raise StepFailed("; ".join(errors))
@@ -412,7 +417,8 @@ def run(params, check_mode, diff):
         with netlink.Sockets() as sockets:
             ipr = sockets[None]
             view = observe(ipr)
-            result = plan(tunnels, params["state"], view, record, params["purge"], params["adopt"])
+            kept = {cidr[:-3] for cidr in keep if cidr.endswith("/32")}
+            result = plan(tunnels, params["state"], view, record, params["purge"], params["adopt"], kept)
             if result.errors:
                 raise StepFailed("; ".join(result.errors))
             if not check_mode:

@@ -61,6 +61,8 @@ options:
     description:
       - Destinations whose routes of protocol C(157) in the host namespace are left exactly as
         they are, listed or not (routes toward a peer whose node address is unknown this run).
+        A C(/32) among them that is a peer's VTEP address also keeps that peer's entries in the
+        VXLAN tunnel.
     type: list
     elements: str
     default: []
@@ -270,7 +272,7 @@ def steps(module):
                                              cm, d)),
         # before the routes: some go through the tunnel's device
         ("vxlan_tunnel", lambda cm, d: vxlan.run(dict(common, tunnels=p["vxlan_tunnels"], state="present",
-                                                      purge=True), cm, d)),
+                                                      purge=True), cm, d, keep=p["routes_keep"])),
         ("host_route", lambda cm, d: routes.run(dict(common, routes=p["routes"], state="present", purge=True),
                                                 cm, d, keep=p["routes_keep"])),
         ("proxy_arp", lambda cm, d: sysctl.run(dict(interfaces=p["proxy_arp_interfaces"], rp_filter=True,

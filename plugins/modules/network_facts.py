@@ -70,6 +70,10 @@ options:
             description: The peer's node address.
             type: str
             required: true
+          overlay:
+            description: As O(crossnet.routed.preflight#module:peers[].overlay).
+            type: bool
+            default: false
 extends_documentation_fragment:
   - crossnet.routed.attributes
 attributes:
@@ -137,7 +141,7 @@ preflight:
   returned: when O(preflight) is given
   type: dict
   sample:
-    checked: {uplink: eth0, node_address: 192.168.9.3, peers: [{host: host2, address: 192.168.9.4}]}
+    checked: {uplink: eth0, node_address: 192.168.9.3, peers: [{host: host2, address: 192.168.9.4, overlay: false}]}
     errors: []
 """
 

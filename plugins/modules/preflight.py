@@ -19,6 +19,10 @@ description:
     lookup for it does not leave through the uplink, or goes through a gateway, or finds no route
     at all.  Other hosts' containers are routed with the peer's node address as next hop, so it
     must be directly reachable.
+  - A peer with O(peers[].overlay=true) is reached through the VXLAN overlay, so its node address
+    need not be on-link, only reachable through the routing table (a route that is not local,
+    unreachable, blackhole, prohibit or throw); RV(peers) then names the next hop and the
+    interface.
   - Only reads links, addresses and route lookups (RTM_GETROUTE); sends no packet.
 version_added: "0.1.0"
 author:
@@ -51,6 +55,12 @@ options:
         description: The peer's node address.
         type: str
         required: true
+      overlay:
+        description:
+          - The peer is reached through the VXLAN overlay (the plan's C(crossnet_encapsulation)),
+            so its node address need only be reachable, not on-link via the uplink.
+        type: bool
+        default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -75,6 +85,7 @@ EXAMPLES = r"""
     node_address: 192.168.9.3
     peers:
       - {host: host2, address: 192.168.9.4}
+      - {host: host3, address: 10.99.0.5, overlay: true}
 """
 
 RETURN = r"""
@@ -108,12 +119,17 @@ node_address:
   returned: always
   type: str
 peers:
-  description: The kernel's route lookup for each peer's node address.
+  description:
+    - The kernel's route lookup for each peer's node address.
+    - For a peer with O(peers[].overlay=true) also C(overlay), C(next_hop) (the gateway, or
+      C(on-link)) and C(interface) (the name of the output interface).
   returned: always
   type: list
   elements: dict
   sample:
     - {host: host2, address: 192.168.9.4, oif: 2, gateway: null, type: 1, source: 192.168.9.3}
+    - {host: host3, address: 10.99.0.5, oif: 2, gateway: 192.168.9.1, type: 1, source: 192.168.9.3,
+       overlay: true, next_hop: 192.168.9.1, interface: eth0}
 """
 
 from ansible.module_utils.basic import AnsibleModule

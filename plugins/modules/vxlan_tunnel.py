@@ -23,9 +23,9 @@ description:
   - A device of ours carries the alias C(crossnet:vxlan).  The kernel ignores an alias given at
     creation, so the module records the name in C(<state_dir>/vxlan.json) first; a recorded
     device without alias counts as ours.  The neighbour and forwarding entries the module made
-    are recorded in the same file, by device: an entry that is not recorded is someone else's.
+    are recorded in the same file, by device; an entry that is not recorded is someone else's.
     It is left alone, and refused where one of ours must go unless O(adopt=true).
-  - VNI, UDP port and local address cannot be changed on an existing device: a device of ours
+  - VNI, UDP port and local address cannot be changed on an existing device; a device of ours
     that differs in them is deleted and created again.  MTU, MAC, VTEP address and link state
     are repaired in place; a missing or wrong entry is replaced; an entry of ours for a peer
     that is no longer listed is deleted.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import re
 
 try:
@@ -28,6 +29,17 @@ DEFAULT_PEER_IFNAME = "eth0"
 CONTAINER_KEYS = frozenset(("name", "addresses", "ifname", "host_ifname", "mtu"))
 MIN_MTU = 68
 MAX_MTU = 65535
+
+# Encapsulation toward the peers (crossnet_encapsulation), weakest first: a pair of hosts uses
+# the stronger of its two hosts' modes.
+ENCAPSULATIONS = ("none", "cross_subnet", "vxlan")
+VXLAN_DEVICE = "crossnet-vxlan"
+DEFAULT_VXLAN_VNI = 4096
+DEFAULT_VXLAN_PORT = 4789
+MAX_VXLAN_VNI = 16777215
+# VXLAN over IPv4: outer IP (20) + UDP (8) + VXLAN (8) + the inner Ethernet header (14).
+VXLAN_OVERHEAD = 50
+DEFAULT_UPLINK_MTU = 1500  # the overlay's MTU when the facts do not give the uplink's
 
 # Stricter than the kernel: interface names end up in sysctl paths, iptables rules and logs.
 _SAFE_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -99,17 +111,22 @@ def _ifname_error(name):
     return error
 
 
-def _mtu(value):
-    """Return (int, error) for an MTU given as int or digit string."""
+def _integer(value, low, high):
+    """Return (int, error) for an integer in ``low``..``high`` given as int or digit string."""
     if isinstance(value, bool):
         return None, "is not an integer"
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if not isinstance(value, int):
         return None, "is not an integer"
-    if not MIN_MTU <= value <= MAX_MTU:
-        return None, "is out of range %d-%d" % (MIN_MTU, MAX_MTU)
+    if not low <= value <= high:
+        return None, "is out of range %d-%d" % (low, high)
     return value, None
+
+
+def _mtu(value):
+    """Return (int, error) for an MTU given as int or digit string."""
+    return _integer(value, MIN_MTU, MAX_MTU)
 
 
 def _interface_facts(facts, ifname):
@@ -159,6 +176,17 @@ class _Host:
         self.merged = None  # _merged()
         self.routes_toward = {}  # _routes_toward(): uplink name -> routes to these containers
         self._preflight_entry = None
+        # The overlay (see _plan_overlay).  rank: the index of encapsulation in ENCAPSULATIONS.
+        self.encapsulation, self.rank = "none", 0
+        self.vni, self.port = DEFAULT_VXLAN_VNI, DEFAULT_VXLAN_PORT
+        self.vtep = None  # IPAddress: crossnet_vtep_address, or derived from vtep_cidr
+        self.vtep_explicit = False
+        self.vtep_cidr = None
+        self.overlay = False  # whether at least one peer is reached through the overlay
+        self.overlay_mtu = None
+        self.ranges = None  # the uplink's networks as (first, last) integers, when cross_subnet is used
+        self.node_int = None
+        self._overlay_entries = None
 
     @property
     def guessed(self):
@@ -168,17 +196,33 @@ class _Host:
     def preflight_entry(self):
         """How the other hosts' preflight names this one (made once, shared by their plans)."""
         if self._preflight_entry is None:
-            self._preflight_entry = {"host": self.name, "address": str(self.node_address)}
+            self._preflight_entry = {"host": self.name, "address": str(self.node_address), "overlay": False}
         return self._preflight_entry
+
+    @property
+    def overlay_entries(self):
+        """(preflight entry, tunnel peer, routes) of the hosts that reach this one through the
+        overlay: made once, shared by their plans like preflight_entry and routes_toward."""
+        if self._overlay_entries is None:
+            node, vtep = str(self.node_address), str(self.vtep)
+            routes = [{"dest": "%s/32" % vtep, "dev": VXLAN_DEVICE, "scope": "link"}]
+            routes.extend({"dest": dest, "gateway": vtep, "dev": VXLAN_DEVICE, "onlink": True}
+                          for dest in _peer_networks(self))
+            self._overlay_entries = (
+                {"host": self.name, "address": node, "overlay": True},
+                {"host": self.name, "address": vtep, "mac": vtep_mac(self.vtep), "remote": node},
+                routes)
+        return self._overlay_entries
 
 
 class _Container:
-    def __init__(self, name, ifname, host_ifname, addresses, mtu):
+    def __init__(self, name, ifname, host_ifname, addresses, mtu, explicit_mtu=False):
         self.name = name
         self.ifname = ifname
         self.host_ifname = host_ifname
         self.addresses = addresses
         self.mtu = mtu
+        self.explicit_mtu = explicit_mtu  # the inventory gives it (else the uplink's or the overlay's)
 
 
 def _read_host(name, variables, errors):
@@ -231,6 +275,8 @@ def _read_host(name, variables, errors):
         if error:
             errors.append("host %s: crossnet_container_cidr %r %s" % (name, block, error))
 
+    _read_overlay(host, variables, errors)
+
     containers = variables.get("crossnet_containers", [])
     if containers is None:
         containers = []
@@ -267,6 +313,39 @@ def _ansible_host_guess(ansible_host):
     if isinstance(ansible_host, str) and _ipv4_error(ansible_host) is None:
         return ansible_host, "ansible_host"
     return None, None
+
+
+def _read_overlay(host, variables, errors):
+    """The host's overlay settings (each checked alone; _plan_overlay checks them together)."""
+    name = host.name
+    mode = variables.get("crossnet_encapsulation")
+    if mode is not None:
+        if isinstance(mode, str) and mode in ENCAPSULATIONS:
+            host.encapsulation, host.rank = mode, ENCAPSULATIONS.index(mode)
+        else:
+            errors.append("host %s: crossnet_encapsulation %r is not one of %s"
+                          % (name, mode, ", ".join(ENCAPSULATIONS)))
+    for key, attribute, high in (("crossnet_vxlan_vni", "vni", MAX_VXLAN_VNI),
+                                 ("crossnet_vxlan_port", "port", 65535)):
+        value = variables.get(key)
+        if value is not None:
+            number, error = _integer(value, 1, high)
+            if error:
+                errors.append("host %s: %s %r %s" % (name, key, value, error))
+            else:
+                setattr(host, attribute, number)
+    vtep = variables.get("crossnet_vtep_address")
+    if vtep is not None:
+        host.vtep, error = parse_address(vtep)
+        if error:
+            errors.append("host %s: crossnet_vtep_address %r %s" % (name, vtep, error))
+        else:
+            host.vtep_explicit = True
+    cidr = variables.get("crossnet_vtep_cidr")
+    if cidr is not None:
+        host.vtep_cidr, error = parse_network(cidr)
+        if error:
+            errors.append("host %s: crossnet_vtep_cidr %r %s" % (name, cidr, error))
 
 
 def _read_container(host, index, item, errors):
@@ -309,8 +388,8 @@ def _read_container(host, index, item, errors):
             errors.append("%s: host_ifname %r %s" % (where, host_ifname, error))
             ok = False
 
-    mtu = host.mtu
-    if "mtu" in item:
+    mtu, explicit_mtu = host.mtu, "mtu" in item
+    if explicit_mtu:
         mtu, error = _mtu(item["mtu"])
         if error:
             errors.append("%s: mtu %r %s" % (where, item["mtu"], error))
@@ -333,7 +412,7 @@ def _read_container(host, index, item, errors):
                 addresses.append(address)
     if not ok:
         return None
-    return _Container(name, ifname, host_ifname, addresses, mtu)
+    return _Container(name, ifname, host_ifname, addresses, mtu, explicit_mtu)
 
 
 class _Blocks:
@@ -351,6 +430,7 @@ class _Blocks:
             self._by_network.setdefault((host.block.prefixlen, host.block.first), []).append(host)
         self._masks = sorted({(prefixlen, (0xFFFFFFFF << (32 - prefixlen)) & 0xFFFFFFFF)
                               for prefixlen, dummy in self._by_network})
+        self.nodes, self.addresses = {}, {}  # filled by _check_topology
 
     def holding(self, address):
         """The hosts whose block holds ``address`` (an IPAddress), in inventory order."""
@@ -444,6 +524,8 @@ def _check_topology(hosts, gateway, errors):
                           % (host.name, host.block, gateway))
         for found in held[id(host)]:
             errors.extend(found)
+    # For the overlay's checks (_plan_overlay): who has which node and container address.
+    blocks.nodes, blocks.addresses = nodes, owners
     return blocks
 
 
@@ -478,6 +560,157 @@ def _resolve_guesses(hosts, gateway, blocks):
         if clash:
             host.unresolved = "%s; its ansible_host %s %s" % (host.unresolved, address, clash)
             host.node_address, host.node_source = None, None
+
+
+def vtep_mac(address):
+    """The VTEP's MAC address: ``02:63:`` and the four octets of its address in hex."""
+    return "02:63:%02x:%02x:%02x:%02x" % tuple(netaddr.IPAddress(address).words)
+
+
+def _hosts_text(names, most=5):
+    """"host a", "hosts a, b", "hosts a, b, c, d, e and 7 more"."""
+    if len(names) == 1:
+        return "host %s" % names[0]
+    text = ", ".join(names[:most])
+    if len(names) > most:
+        text += " and %d more" % (len(names) - most)
+    return "hosts %s" % text
+
+
+def _says_on_link(judge, other):
+    """Whether ``judge``'s facts put ``other``'s node address in a network of its uplink.  Without
+    the facts (or the address) it cannot say otherwise: the preflight checks the direct route."""
+    if judge.ranges is None or other.node_int is None:
+        return True
+    value = other.node_int
+    for first, last in judge.ranges:
+        if first <= value <= last:
+            return True
+    return False
+
+
+def _overlay_pair(one, two):
+    """Whether hosts ``one`` and ``two`` reach each other through the overlay."""
+    rank = one.rank if one.rank > two.rank else two.rank
+    if rank != 1:
+        return rank == 2
+    return not (_says_on_link(one, two) and _says_on_link(two, one))
+
+
+def _plan_overlay(hosts, gateway, blocks, errors):
+    """Which hosts need the overlay, their VTEPs, VNI, port and MTU; problems go to ``errors``."""
+    _check_vteps(hosts, gateway, blocks, errors)
+    users = [host for host in hosts if host.rank]
+    if not users:
+        return
+    if any(host.rank == 1 for host in users):
+        for host in hosts:
+            host.ranges = [(network.first, network.last) for network in host.uplink_networks] or None
+            host.node_int = None if host.node_address is None else int(host.node_address)
+    any_vxlan = any(host.rank == 2 for host in users)
+    for host in hosts:
+        if host.rank == 2:
+            host.overlay = len(hosts) > 1
+        elif host.rank == 1:
+            host.overlay = any_vxlan or any(_overlay_pair(host, peer) for peer in hosts if peer is not host)
+        else:
+            _refuse_plain_peer(host, [peer for peer in users if _overlay_pair(host, peer)], errors)
+    overlay = [host for host in hosts if host.overlay]
+    if not overlay:
+        return
+    for key, attribute in (("crossnet_vxlan_vni", "vni"), ("crossnet_vxlan_port", "port")):
+        first = overlay[0]
+        for host in overlay[1:]:
+            if getattr(host, attribute) != getattr(first, attribute):
+                errors.append("host %s: %s %s differs from %s of host %s; every host that uses the "
+                              "overlay needs the same" % (host.name, key, getattr(host, attribute),
+                                                          getattr(first, attribute), first.name))
+    _derive_vteps(hosts, overlay, gateway, blocks, errors)
+    for host in overlay:
+        uplink_mtu = DEFAULT_UPLINK_MTU if host.mtu is None else host.mtu
+        mtu = uplink_mtu - VXLAN_OVERHEAD
+        if mtu < MIN_MTU:
+            errors.append("host %s: the overlay's MTU %d (uplink MTU %d - %d for VXLAN) is below %d"
+                          % (host.name, mtu, uplink_mtu, VXLAN_OVERHEAD, MIN_MTU))
+            continue
+        host.overlay_mtu = mtu
+        for container in host.containers:
+            if not container.explicit_mtu:
+                container.mtu = mtu
+            elif container.mtu > mtu:
+                errors.append("host %s: container %r: mtu %d is above the overlay's MTU %d (uplink MTU "
+                              "%d - %d for VXLAN); lower it or leave it unset"
+                              % (host.name, container.name, container.mtu, mtu, uplink_mtu, VXLAN_OVERHEAD))
+
+
+def _refuse_plain_peer(host, reached, errors):
+    """``host`` has crossnet_encapsulation none, but the hosts ``reached`` need the overlay to it."""
+    if not reached:
+        return
+    described = ["%s (%s%s)" % (peer.name, peer.encapsulation, ", not on-link" if peer.rank == 1 else "")
+                 for peer in reached]
+    if len(described) == 1:
+        errors.append("host %s: crossnet_encapsulation none, but host %s reaches it through the overlay; "
+                      "set crossnet_encapsulation on both" % (host.name, described[0]))
+    else:
+        errors.append("host %s: crossnet_encapsulation none, but %s reach it through the overlay; "
+                      "set crossnet_encapsulation on all of them" % (host.name, _hosts_text(described)))
+
+
+def _check_vteps(hosts, gateway, blocks, errors):
+    """Explicit VTEP addresses and the VTEP CIDRs against everything else the inventory holds."""
+    seen, cidrs = {}, {}
+    for host in hosts:
+        if host.vtep_cidr is not None:
+            cidrs.setdefault(host.vtep_cidr, []).append(host.name)
+        if not host.vtep_explicit:
+            continue
+        where = "host %s: crossnet_vtep_address %s" % (host.name, host.vtep)
+        if gateway is not None and host.vtep == gateway:
+            errors.append("%s is the containers' gateway (crossnet_gateway)" % where)
+        if host.vtep in blocks.nodes:
+            errors.append("%s is the node address of host %s" % (where, blocks.nodes[host.vtep]))
+        owner = blocks.addresses.get(host.vtep)
+        if owner is not None:
+            errors.append("%s is the address of host %s container %r" % (where, owner[0], owner[1]))
+        for block_host in blocks.holding(host.vtep):
+            errors.append("%s is inside crossnet_container_cidr %s of host %s"
+                          % (where, block_host.block, block_host.name))
+        other = seen.setdefault(host.vtep, host.name)
+        if other != host.name:
+            errors.append("%s is also the crossnet_vtep_address of host %s" % (where, other))
+    for cidr, names in cidrs.items():
+        for block_host in blocks.hosts:
+            if block_host.block.first <= cidr.last and cidr.first <= block_host.block.last:
+                errors.append("%s: crossnet_vtep_cidr %s overlaps crossnet_container_cidr %s of host %s"
+                              % (_hosts_text(names), cidr, block_host.block, block_host.name))
+
+
+def _derive_vteps(hosts, overlay, gateway, blocks, errors):
+    """A VTEP address for each host of ``overlay`` without crossnet_vtep_address, from its
+    crossnet_vtep_cidr: in host-name order, each from sha256(name) on to the first free address,
+    so that adding or removing a host rarely moves another's."""
+    taken = {int(host.vtep) for host in hosts if host.vtep_explicit}
+    taken.update(int(host.node_address) for host in hosts if host.node_address is not None)
+    if gateway is not None:
+        taken.add(int(gateway))
+    for host in sorted((host for host in overlay if not host.vtep_explicit), key=lambda item: item.name):
+        cidr = host.vtep_cidr
+        if cidr is None:
+            errors.append("host %s needs a VTEP address: set crossnet_vtep_cidr (all hosts) or "
+                          "crossnet_vtep_address" % host.name)
+            continue
+        first, count = (cidr.first + 1, cidr.size - 2) if cidr.prefixlen < 31 else (cidr.first, cidr.size)
+        start = int.from_bytes(hashlib.sha256(host.name.encode("utf-8")).digest(), "big") % count
+        for step in range(count):
+            value = first + (start + step) % count
+            if value not in taken and netaddr.IPAddress(value, 4) not in blocks.addresses:
+                taken.add(value)
+                host.vtep = netaddr.IPAddress(value, 4)
+                break
+        else:
+            errors.append("host %s: crossnet_vtep_cidr %s has no free address left for its VTEP (%d usable, "
+                          "all taken by VTEP, node or container addresses or the gateway)" % (host.name, cidr, count))
 
 
 def _peer_address(host, peer):
@@ -527,21 +760,33 @@ def _routes_toward(peer, uplink):
 
 
 def _peer_parts(host, hosts):
-    """(preflight peers, routes toward them, routes_keep, unresolved peers) of ``host``."""
+    """(preflight peers, routes toward them, routes_keep, unresolved peers, tunnel peers) of
+    ``host``; the tunnel peers are None when ``host`` reaches no peer through the overlay."""
     peers, routes, keep, unresolved = [], [], [], []
+    overlay = host.overlay
+    tunnel = [] if overlay else None
     for peer in hosts:
         if peer is host:
             continue
+        via_overlay = overlay and _overlay_pair(host, peer)
         if _peer_address(host, peer) is None:
             # Its next hop is unknown: the routes toward its containers stay as they are.
             unresolved.append({"host": peer.name, "reason": _unresolved_reason(host, peer)})
             if peer.containers:
                 keep.extend(_peer_networks(peer))
+            if via_overlay and peer.vtep is not None:
+                keep.append("%s/32" % peer.vtep)
+            continue
+        if via_overlay:
+            entry, tunnel_peer, toward = peer.overlay_entries
+            peers.append(entry)
+            tunnel.append(tunnel_peer)
+            routes.extend(toward)
             continue
         peers.append(peer.preflight_entry)
         if peer.containers:
             routes.extend(_routes_toward(peer, host.uplink))
-    return peers, routes, keep, unresolved
+    return peers, routes, keep, unresolved, tunnel
 
 
 class _EveryPeer:
@@ -563,7 +808,28 @@ class _EveryPeer:
     def without(self, host):
         index, start, end = self.slices[id(host)]
         return (self.peers[:index] + self.peers[index + 1:],
-                self.routes[:start] + self.routes[end:], [], [])
+                self.routes[:start] + self.routes[end:], [], [], None)
+
+
+class _EveryOverlayPeer:
+    """As _EveryPeer, through the overlay: for a host that reaches every peer through it
+    (crossnet_encapsulation vxlan), whatever its uplink; also the tunnel's peers."""
+
+    def __init__(self, hosts):
+        self.peers, self.tunnel, self.routes, self.slices = [], [], [], {}
+        for index, host in enumerate(hosts):
+            start = len(self.routes)
+            entry, tunnel_peer, toward = host.overlay_entries
+            self.peers.append(entry)
+            self.tunnel.append(tunnel_peer)
+            self.routes.extend(toward)
+            self.slices[id(host)] = (index, start, len(self.routes))
+
+    def without(self, host):
+        index, start, end = self.slices[id(host)]
+        return (self.peers[:index] + self.peers[index + 1:],
+                self.routes[:start] + self.routes[end:], [], [],
+                self.tunnel[:index] + self.tunnel[index + 1:])
 
 
 def _host_plan(host, peer_parts, gateway, masquerade, container_network):
@@ -585,8 +851,14 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
     for pair in veth_pairs:
         for dest in pair["addresses"]:
             routes.append({"dest": dest, "dev": pair["host_ifname"], "scope": "link"})
-    peers, peer_routes, keep, unresolved = peer_parts
+    peers, peer_routes, keep, unresolved, tunnel_peers = peer_parts
     routes.extend(peer_routes)
+    vxlan = None
+    if host.overlay:
+        vxlan = {"name": VXLAN_DEVICE, "vni": host.vni, "port": host.port,
+                 "local": None if host.node_address is None else str(host.node_address),
+                 "address": str(host.vtep), "mac": vtep_mac(host.vtep), "mtu": host.overlay_mtu,
+                 "peers": tunnel_peers}
 
     own = _merged(host)
     return {
@@ -604,6 +876,7 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
         "routes_keep": keep,
         "unresolved_peers": unresolved,
         "unresolved": host.unresolved,
+        "vxlan": vxlan,
     }
 
 
@@ -614,14 +887,19 @@ def _unresolved_reason(host, peer):
             % (peer.unresolved, peer.node_address, host.name, host.uplink))
 
 
-EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address")  # what explicit_preflight reads
+# What explicit_preflight reads.
+EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address", "crossnet_encapsulation")
 
 
 def explicit_node_addresses(hosts):
     """``{host: node address}`` when every host of ``hosts`` (as for network_plan, in the same
-    order) gives a valid ``crossnet_node_address``, else None."""
+    order) gives a valid ``crossnet_node_address`` and no host sets a crossnet_encapsulation
+    other than none, else None.  (Which peers are reached through the overlay, and so how the
+    preflight checks them, may depend on the facts: the preflight then waits for the plan.)"""
     addresses = {}
     for host, variables in hosts.items():
+        if isinstance(variables, dict) and variables.get("crossnet_encapsulation", "none") not in ("none", None):
+            return None
         text = variables.get("crossnet_node_address") if isinstance(variables, dict) else None
         address, error = parse_address(text) if isinstance(text, str) else (None, "missing")
         if error:
@@ -646,7 +924,8 @@ def explicit_preflight(hosts, name, node_addresses=None):
     if not addresses or name not in addresses:
         return None
     return {"uplink": uplink, "node_address": addresses[name],
-            "peers": [{"host": host, "address": address} for host, address in addresses.items() if host != name]}
+            "peers": [{"host": host, "address": address, "overlay": False}
+                      for host, address in addresses.items() if host != name]}
 
 
 class Plan:
@@ -664,6 +943,7 @@ class Plan:
         self._masquerade = masquerade
         self.container_network = container_network
         self._every_peer = {}  # uplink name -> _EveryPeer
+        self._every_overlay_peer = None
         self._every_node_known = all(host.node_address is not None and not host.guessed
                                      for host in hosts)
 
@@ -680,13 +960,24 @@ class Plan:
         merged), via its node address."""
         return _peer_networks(self._by_name[name])
 
+    def vteps(self):
+        """``{host: {address, mac}}`` of the hosts that reach a peer through the overlay."""
+        return {host.name: {"address": str(host.vtep), "mac": vtep_mac(host.vtep)}
+                for host in self._hosts if host.overlay and host.vtep is not None}
+
     def __contains__(self, name):
         return name in self._by_name
 
     def part(self, name):
         """Host ``name``'s plan (the shape docs/design.md describes); KeyError if not planned."""
         host = self._by_name[name]
-        if self._every_node_known:
+        # A host reaches its peers all directly, all through the overlay (vxlan), or some each
+        # way (cross_subnet): only the last needs a look at each peer.
+        if self._every_node_known and host.overlay and host.rank == 2:
+            if self._every_overlay_peer is None:
+                self._every_overlay_peer = _EveryOverlayPeer(self._hosts)
+            peer_parts = self._every_overlay_peer.without(host)
+        elif self._every_node_known and not host.overlay:
             every = self._every_peer.get(host.uplink)
             if every is None:
                 every = self._every_peer[host.uplink] = _EveryPeer(self._hosts, host.uplink)
@@ -718,8 +1009,9 @@ def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
     """Validate the container network of every host and return its ``Plan``.
 
     ``hosts`` maps each inventory hostname to its variables: ``crossnet_containers``,
-    ``crossnet_uplink``, ``crossnet_node_address``, ``crossnet_container_cidr`` (all optional)
-    and ``ansible_facts``.  Raises ``PlanError`` naming every problem when the inventory is not
+    ``crossnet_uplink``, ``crossnet_node_address``, ``crossnet_container_cidr``, the overlay's
+    ``crossnet_encapsulation``, ``crossnet_vxlan_vni``, ``crossnet_vxlan_port``,
+    ``crossnet_vtep_address``, ``crossnet_vtep_cidr`` (all optional) and ``ansible_facts``.  Raises ``PlanError`` naming every problem when the inventory is not
     valid.  Time: linear in the containers, times the log of their number.
     """
     if NETADDR_IMPORT_ERROR is not None:
@@ -750,9 +1042,10 @@ def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
             continue
         planned.append(_read_host(name, variables, errors))
     blocks = _check_topology(planned, gateway_address, errors)
+    _resolve_guesses(planned, gateway_address, blocks)
+    _plan_overlay(planned, gateway_address, blocks, errors)
     if errors:
         raise PlanError(errors)
-    _resolve_guesses(planned, gateway_address, blocks)
 
     # Merged host by host first: each host's merge is needed for its own plan anyway.
     container_network = []
@@ -775,9 +1068,13 @@ def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
 
 # What network_plan reads of each host; the rest of its hostvars is never looked at.
 HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
-                  "crossnet_container_cidr", "ansible_facts", "ansible_host")
-# The keys of a host's plan that list its containers' state: only host_network needs them.
-CONTAINER_STATE = ("namespaces", "veth_pairs", "routes", "proxy_arp_interfaces", "masquerade", "forwarding")
+                  "crossnet_container_cidr", "crossnet_encapsulation", "crossnet_vxlan_vni",
+                  "crossnet_vxlan_port", "crossnet_vtep_address", "crossnet_vtep_cidr",
+                  "ansible_facts", "ansible_host")
+# The keys of a host's plan that list its containers' state (and the tunnel toward the peers'):
+# only host_network needs them.
+CONTAINER_STATE = ("namespaces", "veth_pairs", "routes", "proxy_arp_interfaces", "masquerade", "forwarding",
+                   "vxlan")
 
 
 def summary(plan):
@@ -788,7 +1085,7 @@ def summary(plan):
 
 # The options of crossnet.routed.host_network that a host's part of the plan fills.
 HOST_NETWORK_OPTIONS = ("namespaces", "veth_pairs", "routes", "routes_keep", "proxy_arp_interfaces",
-                        "container_networks", "masquerade_sources", "masquerade_exclude")
+                        "container_networks", "masquerade_sources", "masquerade_exclude", "vxlan_tunnels")
 
 
 def host_network_args(part):
@@ -802,4 +1099,5 @@ def host_network_args(part):
         "container_networks": part["forwarding"]["container_networks"],
         "masquerade_sources": part["masquerade"]["sources"],
         "masquerade_exclude": part["masquerade"]["exclude"],
+        "vxlan_tunnels": [part["vxlan"]] if part["vxlan"] else [],
     }

@@ -20,24 +20,32 @@ import tempfile
 from ansible import constants as C
 
 PREFIX = "crossnet-plan-"
+ROUTED_NETWORKS = "routed_networks.json"
+VTEPS = "vteps.json"  # (a part's file name is hex: these two never clash with one)
 
 
-def write(parts, routed_networks):
+def write(parts, routed_networks, vteps=None):
     """Write ``{host: part}`` to a new directory; returns the directory.
 
     A part is ``{args, peers, uplink, unresolved}``: ``args`` the options of host_network and
-    ``peers`` the preflight's ``[{host, address}]``.  The routes toward the peers are the bulk of
-    every part (a thousand hosts: a million of them), and the same for every host: they are
-    written once, as ``routed_networks`` (``{host: [network, ...]}``), and each part keeps only
-    its own containers' routes.  ``read`` puts them back together.
+    ``peers`` the preflight's ``[{host, address, overlay}]``.  The routes toward the peers are the
+    bulk of every part (a thousand hosts: a million of them), and the same for every host: they
+    are written once, as ``routed_networks`` (``{host: [network, ...]}``), and each part keeps
+    only its own containers' routes.  Likewise the peers of a VXLAN tunnel: ``vteps`` (``{host:
+    {address, mac}}``, the hosts that have a VTEP) is written once and each tunnel keeps no
+    peers.  ``read`` puts them back together.
     """
     directory = tempfile.mkdtemp(prefix=PREFIX, dir=C.DEFAULT_LOCAL_TMP)
-    _write(os.path.join(directory, "routed_networks.json"), routed_networks)
+    _write(os.path.join(directory, ROUTED_NETWORKS), routed_networks)
+    if vteps:
+        _write(os.path.join(directory, VTEPS), vteps)
     for host, part in parts.items():
         args = part["args"]
         own = sum(len(pair["addresses"]) for pair in args["veth_pairs"])
-        _write(os.path.join(directory, _filename(host)),
-               dict(part, args=dict(args, routes=args["routes"][:own])))
+        args = dict(args, routes=args["routes"][:own])
+        if args.get("vxlan_tunnels"):
+            args["vxlan_tunnels"] = [dict(tunnel, peers=None) for tunnel in args["vxlan_tunnels"]]
+        _write(os.path.join(directory, _filename(host)), dict(part, args=args))
     return directory
 
 
@@ -50,9 +58,29 @@ def read(directory, host):
     except FileNotFoundError:
         raise ValueError("plan.store %s holds no plan for %s: the plan belongs to another run or "
                          "another batch of hosts; plan again" % (directory, host)) from None
-    routed = _read(os.path.join(directory, "routed_networks.json"))
-    part["args"]["routes"].extend({"dest": dest, "gateway": peer["address"], "dev": part["uplink"]}
-                                  for peer in part["peers"] for dest in routed[peer["host"]])
+    routed = _read(os.path.join(directory, ROUTED_NETWORKS))
+    routes = part["args"]["routes"]
+    tunnels = part["args"].get("vxlan_tunnels") or []
+    if not tunnels:
+        routes.extend({"dest": dest, "gateway": peer["address"], "dev": part["uplink"]}
+                      for peer in part["peers"] for dest in routed[peer["host"]])
+        return part
+    # A peer reached through the overlay: a route to its VTEP, its containers via the VTEP, and
+    # an entry in the tunnel, in the order of the peers.
+    vteps = _read(os.path.join(directory, VTEPS))
+    tunnel = tunnels[0]
+    device, tunnel["peers"] = tunnel["name"], []
+    for peer in part["peers"]:
+        if not peer.get("overlay"):
+            routes.extend({"dest": dest, "gateway": peer["address"], "dev": part["uplink"]}
+                          for dest in routed[peer["host"]])
+            continue
+        vtep = vteps[peer["host"]]
+        tunnel["peers"].append({"host": peer["host"], "address": vtep["address"], "mac": vtep["mac"],
+                                "remote": peer["address"]})
+        routes.append({"dest": "%s/32" % vtep["address"], "dev": device, "scope": "link"})
+        routes.extend({"dest": dest, "gateway": vtep["address"], "dev": device, "onlink": True}
+                      for dest in routed[peer["host"]])
     return part
 
 

@@ -57,7 +57,7 @@ def test_preflight_with_the_facts_reports_without_failing(sandbox):
     result = sandbox.run_module("network_facts", {"uplink": "up-0", "preflight": wanted})
     assert result["failed"] is False, result.get("msg")
     assert result["ansible_facts"]["up_0"]["ipv4"]["address"] == "192.168.9.3"
-    checked = dict(wanted)
+    checked = dict(wanted, peers=[dict(peer, overlay=False) for peer in wanted["peers"]])  # the default filled in
     del checked["host"]
     assert result["preflight"]["checked"] == checked
     errors = result["preflight"]["errors"]

@@ -91,3 +91,38 @@ def test_node_address_not_on_uplink_and_uplink_down(host):
         "host host1: uplink up0 is down",
         "host host1: node address 10.50.0.1 is not on uplink up0 (it has 192.168.9.3)",
     ]
+
+
+def test_overlay_peers_need_a_route_not_a_link(host):
+    """A peer reached through the VXLAN overlay may sit behind a router or another interface;
+    it must only be routable (not local, not unreachable, not a blackhole)."""
+    host.run(["ip", "route", "add", "unreachable", "172.30.0.0/16"], check=True)
+    host.run(["ip", "route", "add", "blackhole", "172.29.0.0/16"], check=True)
+    before = snapshot(host)
+    result = host.run_module("preflight", {
+        "host": "host1", "uplink": "up0", "node_address": "192.168.9.3",
+        "peers": [{"host": "routed", "address": "10.99.0.5", "overlay": True},
+                  {"host": "elsewhere", "address": "10.50.0.2", "overlay": True},
+                  {"host": "onlink", "address": "192.168.9.4", "overlay": True},
+                  {"host": "nowhere", "address": "172.31.0.1", "overlay": True},
+                  {"host": "unreachable", "address": "172.30.0.1", "overlay": True},
+                  {"host": "blackhole", "address": "172.29.0.1", "overlay": True},
+                  {"host": "self", "address": "192.168.9.3", "overlay": True},
+                  {"host": "direct", "address": "10.99.0.6"}]}, check=True)
+    assert snapshot(host) == before
+    assert result["failed"] is True
+    peers = {peer["host"]: peer for peer in result["peers"]}
+    assert (peers["routed"]["next_hop"], peers["routed"]["interface"]) == ("192.168.9.1", "up0")
+    assert (peers["elsewhere"]["next_hop"], peers["elsewhere"]["interface"]) == ("on-link", "other0")
+    assert (peers["onlink"]["next_hop"], peers["onlink"]["interface"]) == ("on-link", "up0")
+    assert "next_hop" not in peers["direct"]
+    errors = result["errors"]
+    assert len(errors) == 5, errors
+    assert any(e.startswith("host host1: peer nowhere node address 172.31.0.1 is not reachable") for e in errors)
+    assert any(e.startswith("host host1: peer unreachable node address 172.30.0.1 is not reachable") for e in errors)
+    # (This kernel answers the lookup of a blackhole route with EINVAL, not with the route.)
+    assert any(e.startswith("host host1: peer blackhole node address 172.29.0.1 is not reachable") for e in errors)
+    assert "host host1: peer self node address 192.168.9.3 is an address of this host" in errors
+    # Without overlay the same peer behind the router is refused, as before.
+    assert "host host1: peer direct node address 10.99.0.6 is not on-link via uplink up0: " \
+           "the kernel routes it via gateway 192.168.9.1" in errors

@@ -22,9 +22,9 @@ def uplink(box, mtu=1500):
         box.run(argv, check=True)
 
 
-def tunnel(peers=PEERS, **extra):
+def tunnel(peers=None, **extra):
     return dict({"local": "192.168.77.2", "address": "10.255.0.7", "mac": "02:63:0a:ff:00:07",
-                 "peers": [dict(p) for p in peers]}, **extra)
+                 "peers": [dict(p) for p in (PEERS if peers is None else peers)]}, **extra)
 
 
 def apply(box, tunnels, check=False, diff=False, **options):
@@ -56,12 +56,12 @@ def link_addr(box, name):
     return found[0]["addr_info"] if found else []
 
 
-def expected_fdb(peers=PEERS):
-    return sorted((p["mac"], p["remote"], True) for p in peers)
+def expected_fdb(peers=None):
+    return sorted((p["mac"], p["remote"], True) for p in (PEERS if peers is None else peers))
 
 
-def expected_neigh(peers=PEERS):
-    return sorted((p["address"], p["mac"], True) for p in peers)
+def expected_neigh(peers=None):
+    return sorted((p["address"], p["mac"], True) for p in (PEERS if peers is None else peers))
 
 
 def test_creates_the_device_and_entries_then_changes_nothing(sandbox):

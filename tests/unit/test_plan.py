@@ -97,10 +97,11 @@ def test_seed_topology_full_plan():
                        "exclude": ["11.12.11.121/32", "12.11.12.3/32"]},
         "forwarding": {"container_networks": ["11.12.11.121/32"]},
         "preflight": {"uplink": "eth0", "node_address": "192.168.9.3",
-                      "peers": [{"host": "host2", "address": "192.168.9.4"}]},
+                      "peers": [{"host": "host2", "address": "192.168.9.4", "overlay": False}]},
         "routes_keep": [],
         "unresolved_peers": [],
         "unresolved": None,
+        "vxlan": None,
     }
     assert plans["host2"]["routes"][-1] == {"dest": "11.12.11.121/32", "gateway": "192.168.9.3",
                                             "dev": "eth0"}
@@ -226,7 +227,7 @@ def test_host_without_containers():
     assert plan3["masquerade"]["sources"] == [] and plan3["forwarding"]["container_networks"] == []
     # nobody routes to a host that has no containers, but preflight checks it as a peer
     assert all(r.get("gateway") != "192.168.9.5" for r in plans["host1"]["routes"])
-    assert {"host": "host3", "address": "192.168.9.5"} in plans["host1"]["preflight"]["peers"]
+    assert {"host": "host3", "address": "192.168.9.5", "overlay": False} in plans["host1"]["preflight"]["peers"]
 
 
 def test_masquerade_off_and_extra_excludes():

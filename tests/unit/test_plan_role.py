@@ -84,7 +84,8 @@ def stored(tmp_path):
     store = tmp_path / "crossnet-plan-copy"
     if not store.exists():
         return {}
-    hosts = [bytes.fromhex(path.stem).decode() for path in store.iterdir() if path.name != "routed_networks.json"]
+    hosts = [bytes.fromhex(path.stem).decode() for path in store.iterdir()
+             if path.name not in (plan_store.ROUTED_NETWORKS, plan_store.VTEPS)]
     return {host: {key: value for key, value in plan_store.read(str(store), host).items()
                    if key in ("args", "unresolved")} for host in hosts}
 
@@ -101,6 +102,23 @@ def test_every_host_gets_its_part_of_the_plan(tmp_path, check):
     # Planned once: every host's part written for host_network, exactly its part of the plan.
     assert stored(tmp_path) == {host: {"args": host_network_args(part), "unresolved": None}
                                 for host, part in expected.items()}
+
+
+def test_the_overlay_variables_are_read_from_group_vars(tmp_path):
+    inv = inventory()
+    inv["all"]["children"]["crossnet_hosts"]["vars"] = {"crossnet_encapsulation": "vxlan",
+                                                        "crossnet_vtep_cidr": "10.255.0.0/24"}
+    inv["all"]["children"]["crossnet_hosts"]["hosts"]["host3"]["crossnet_vxlan_port"] = 4789
+    rc, output, reached = run_play(tmp_path, inv)
+    assert rc == 0, output
+    expected = network_plan({
+        name: dict(variables, crossnet_uplink="eth0", crossnet_encapsulation="vxlan", crossnet_vtep_cidr="10.255.0.0/24")
+        for name, variables in inv["all"]["children"]["crossnet_hosts"]["hosts"].items()})
+    assert reached == summary(expected)
+    assert all(peer["overlay"] for peer in reached["host1"]["preflight"]["peers"])
+    parts = stored(tmp_path)
+    assert parts == {host: {"args": host_network_args(part), "unresolved": None} for host, part in expected.items()}
+    assert [peer["host"] for peer in parts["host1"]["args"]["vxlan_tunnels"][0]["peers"]] == ["host2", "host3"]
 
 
 def test_with_limit_only_the_limited_hosts_parts_are_stored(tmp_path):

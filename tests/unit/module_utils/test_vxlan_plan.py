@@ -119,3 +119,11 @@ def test_bad_input(bad, words):
 def test_two_tunnels_on_one_vni_and_port():
     dummy, errors = vxlan.normalize_tunnels([{"local": "192.168.10.2"}, {"name": "vx2", "local": "192.168.10.2"}])
     assert errors == ["more than one tunnel has VNI 4096 on UDP port 4789"]
+
+
+def test_kept_peer_keeps_its_entries():
+    """A peer whose node address is unknown this run is not listed, but its entries stay."""
+    recorded = FakeRecord(neigh=[PEER["address"]], fdb=[PEER["mac"]])
+    assert vxlan.plan([tunnel(peers=[])], "present", in_sync(), recorded).changed
+    kept = vxlan.plan([tunnel(peers=[])], "present", in_sync(), recorded, keep={PEER["address"]})
+    assert not kept.changed and not kept.errors
