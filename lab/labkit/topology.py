@@ -184,8 +184,8 @@ def _refuse_unknown_keys(what, raw, known):
         raise TopologyError("%s: a mapping, not %r" % (what, raw))
     unknown = sorted(set(raw) - known, key=str)
     if unknown:
-        raise TopologyError("%s: unknown key %s (known: %s)" % (what, ", ".join(map(str, unknown)),
-                                                              ", ".join(sorted(known))))
+        names = ", ".join(map(str, unknown))
+        raise TopologyError("%s: unknown key %s (known: %s)" % (what, names, ", ".join(sorted(known))))
 
 
 def _links(node, raw, segments):
@@ -219,8 +219,8 @@ def _next_hop(node, what, raw, links):
                             % (node, what, via, ", ".join(str(ln.address.network) for ln in links)))
     if via == link.address.ip:
         raise TopologyError("node %s: %s %s is the node's own address" % (node, what, via))
-    if link.address.network.prefixlen < 31 and via in (link.address.network.network_address,
-                                                        link.address.network.broadcast_address):
+    network = link.address.network
+    if network.prefixlen < 31 and via in (network.network_address, network.broadcast_address):
         raise TopologyError("node %s: %s %s is not a host address of %s" % (node, what, via, link.address.network))
     return via
 

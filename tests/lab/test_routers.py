@@ -301,8 +301,8 @@ def test_probe_on_a_routed_lab_skips_the_router_and_names_it_on_each_path(tmp_pa
         for host, spec in doc["hosts"].items():
             lab.run(host, MASQUERADE, check=True)
             for container in spec["vars"]["crossnet_containers"]:
-                lab.run(host, ["sh", "-c", CONTAINER.format(name=container["name"],
-                                                             address=container["addresses"][0])], check=True)
+                script = CONTAINER.format(name=container["name"], address=container["addresses"][0])
+                lab.run(host, ["sh", "-c", script], check=True)
         report = tmp_path / "probe.json"
         cli = subprocess.run([sys.executable, CLI, "probe", lab.name, "--check", "--json", str(report)],
                              capture_output=True, text=True, timeout=180, check=False)

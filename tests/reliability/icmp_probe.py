@@ -8,7 +8,8 @@
     listen SECONDS TAG   print the source of every echo request with payload TAG that arrives
                          within SECONDS ("ready" first, once the socket is open)
     sniff SECONDS TAG IF as listen, but sees every such packet on interface IF (AF_PACKET), also
-                         ones only passing through the host
+                         ones only passing through the host; a packet that crossed IF inside a
+                         VXLAN frame (UDP 4789) is printed as ``vxlan:<inner source>``
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import socket
 import struct
 import sys
 import time
+
+VXLAN_PORT = 4789
+ETH_P_ALL, ETH_P_IP = 0x0003, 0x0800
 
 
 def _checksum(data):
@@ -41,8 +45,9 @@ def send(src, dst, tag):
 
 def listen(seconds, tag, ifname=None):
     if ifname:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))  # IPv4 only
-        sock.bind((ifname, 0x0800))
+        # ETH_P_ALL: a socket bound to one protocol sees only what comes in, not what goes out
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        sock.bind((ifname, ETH_P_ALL))
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     print("ready", flush=True)
@@ -54,12 +59,20 @@ def listen(seconds, tag, ifname=None):
             break
         sock.settimeout(left)
         try:
-            data, dummy = sock.recvfrom(2048)
+            data, where = sock.recvfrom(2048)
         except socket.timeout:
             break
+        if ifname and where[1] != ETH_P_IP:
+            continue
+        prefix = ""
         ihl = (data[0] & 0x0F) * 4
-        if data[9] == socket.IPPROTO_ICMP and data[ihl] == 8 and data[ihl + 8:].endswith(tag.encode()):
-            seen.add(socket.inet_ntoa(data[12:16]))
+        if data[9] == socket.IPPROTO_UDP and struct.unpack_from("!H", data, ihl + 2)[0] == VXLAN_PORT:
+            # outer IPv4, UDP 8, VXLAN 8, inner Ethernet 14: the inner IPv4 packet follows
+            data, prefix = data[ihl + 8 + 8 + 14:], "vxlan:"
+            ihl = (data[0] & 0x0F) * 4 if data else 0
+        if len(data) > ihl + 8 and data[9] == socket.IPPROTO_ICMP and data[ihl] == 8 \
+                and data[ihl + 8:].endswith(tag.encode()):
+            seen.add(prefix + socket.inet_ntoa(data[12:16]))
     for source in sorted(seen):
         print(source, flush=True)
     return 0

@@ -10,6 +10,8 @@ JSON document with these sections, each a list of text lines:
 - ``routes``: ``ip route show table all`` (all tables, IPv4 and IPv6);
 - ``links``: ``ip -d link`` without the per-link statistics (names, kinds, aliases, flags);
 - ``netns``: ``ip netns`` names (without the changing ``(id: N)``);
+- ``neighbours``: the host's permanent IPv4 neighbours and the forwarding entries of its VXLAN
+  devices (``bridge fdb`` lines with a ``dst``);
 - ``sysctls``: ``net.ipv4.ip_forward`` and every ``net/ipv4/conf/*/{proxy_arp,rp_filter}`` and
   ``net/ipv4/neigh/*/proxy_delay``;
 - ``netns:<name>``: inside each named namespace, ``ip -d link``, ``ip addr``, its routes and
@@ -122,8 +124,14 @@ def namespaces():
     return sections
 
 
+def neighbours():
+    return (_run(["ip", "-4", "neigh", "show", "nud", "permanent"])
+            + sorted(line for line in _run(["bridge", "fdb", "show"]) if " dst " in line))
+
+
 def collect():
     return dict(namespaces(), **{
+        "neighbours": neighbours(),
         "iptables-nft": iptables("iptables-nft-save"),
         "iptables-legacy": iptables("iptables-legacy-save"),
         "routes": _run(["ip", "route", "show", "table", "all"]),  # IPv4 and IPv6
