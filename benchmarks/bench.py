@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Converge at scale against the kernel floor.  Needs root; run through benchmarks/run.sh.
 
-For each N: a lab of 2 hosts (host1, host2) on one segment, N containers per host.
+For each N: a lab of 2 hosts (host1, host2) on one segment, N containers per host (with
+--encapsulation vxlan: on two subnets joined by a router, containers reaching each other only
+through the VXLAN overlay).
   1. floor: the plan written directly on both hosts in parallel (benchmarks/floor.py), its end
      state counted, then torn down again;
   2. the collection (playbooks/site.yml): first converge, re-run (changed must be 0), +1 and -1
@@ -35,6 +37,7 @@ sys.path.insert(0, HERE)
 
 from labkit import core  # noqa: E402
 
+from floor import vxlan_config  # noqa: E402
 import report  # noqa: E402
 import workload  # noqa: E402
 
@@ -98,7 +101,7 @@ def load():
 
 class Bench:
     def __init__(self, n, rundir, python, cidr, profile, iperf_seconds, lab=LAB, inventory_format="yaml",
-                 repeat=3):
+                 repeat=3, encapsulation="none"):
         self.n = n
         self.dir = os.path.join(rundir, "n%d" % n)
         os.makedirs(self.dir, exist_ok=True)
@@ -111,7 +114,9 @@ class Bench:
         self.hosts = [name for name, dummy in workload.HOSTS]
         self.inventory_format = inventory_format
         self.repeat = repeat
-        self.result = {"n": n, "python": python, "cidr": cidr, "inventory_format": inventory_format, "phases": {}}
+        self.encapsulation = encapsulation
+        self.result = {"n": n, "python": python, "cidr": cidr, "inventory_format": inventory_format,
+                       "encapsulation": encapsulation, "phases": {}}
         self.servers = []
 
     # -- lab ---------------------------------------------------------------------------------
@@ -128,7 +133,8 @@ class Bench:
         return path
 
     def up(self):
-        doc = workload.topology({h: 0 for h in self.hosts}, python=self.interpreter(), cidr=False)
+        doc = workload.topology({h: 0 for h in self.hosts}, python=self.interpreter(), cidr=False,
+                                encapsulation=self.encapsulation)
         for host in doc["hosts"].values():
             host["vars"] = {}  # the workload comes in through its own inventory (overrides)
         path = os.path.join(self.dir, self.lab.name + ".yml")
@@ -179,8 +185,11 @@ class Bench:
             time.sleep(1)
 
     # -- floor -------------------------------------------------------------------------------
+    def plans(self, counts):
+        return workload.plans(counts, self.cidr, self.collections, self.encapsulation)
+
     def floor(self, counts):
-        plans = workload.plans(counts, self.cidr, self.collections)
+        plans = self.plans(counts)
         for host, plan in plans.items():
             with open(os.path.join(self.dir, "plan-%s.json" % host), "w", encoding="utf-8") as handle:
                 json.dump(plan, handle)
@@ -197,7 +206,7 @@ class Bench:
 
     # -- the collection ----------------------------------------------------------------------
     def overrides(self, counts, tag, extra=None):
-        variables = workload.host_vars(counts, self.cidr)
+        variables = workload.host_vars(counts, self.cidr, self.encapsulation)
         for host in variables:
             variables[host].update(extra or {})
         doc = {"all": {"children": {"crossnet_hosts": {"hosts": variables}}}}
@@ -371,13 +380,15 @@ class Bench:
 
     def dataplane(self):
         """``self.repeat`` rounds, container->container then host->host in each, so that both
-        see the same moments of a noisy machine; the ratio is that of the medians."""
+        see the same moments of a noisy machine; the ratio is that of the medians.  With an
+        overlay, container->container goes through it and host->host (node address to node
+        address) through the router."""
         first = workload.containers(1, 1)[0]["name"]
         target = workload.containers(2, 1)[0]
         c2c, h2h = [], []
         for dummy in range(self.repeat):
             c2c.append(self.iperf("host2", target["name"], "host1", first, target["addresses"][0]))
-            h2h.append(self.iperf("host2", None, "host1", None, workload.SEGMENT + "4"))
+            h2h.append(self.iperf("host2", None, "host1", None, workload.node_address("host2", self.encapsulation)))
         c2c_median, h2h_median = statistics.median(c2c), statistics.median(h2h)
         log("data plane: container->container %s Gbit/s, host->host %s Gbit/s" % (
             ", ".join("%.2f" % (b / 1e9) for b in c2c), ", ".join("%.2f" % (b / 1e9) for b in h2h)))
@@ -390,7 +401,7 @@ class Bench:
         try:
             baseline = self.census()
             floor_state = self.floor({h: self.n for h in self.hosts})
-            expected = expected_census(workload.plans({h: self.n for h in self.hosts}, self.cidr, self.collections))
+            expected = expected_census(self.plans({h: self.n for h in self.hosts}))
             for host in self.hosts:
                 wrong = {k: (v, floor_state[host].get(k)) for k, v in expected[host].items() if floor_state[host].get(k) != v}
                 if wrong:
@@ -422,6 +433,11 @@ def expected_census(plans):
             "ip_forward": "1",
             "iptables_crossnet_rules": rules,
         }
+        tunnels = [plan["vxlan"]] if plan.get("vxlan") else []
+        peers = sum(len(tunnel["peers"]) for tunnel in tunnels)
+        result[host].update(vxlan_devices=len(tunnels), vxlan_up=len(tunnels), vxlan_permanent_neigh=peers,
+                            vxlan_config=sorted(vxlan_config(tunnel) for tunnel in tunnels),
+                            vxlan_fdb=peers, vxlan_addresses=sum(1 for tunnel in tunnels if tunnel.get("address")))
     return result
 
 
@@ -463,6 +479,9 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of the re-run, of Ansible alone and of +1/-1 container; their median is "
                              "reported (default 3)")
+    parser.add_argument("--encapsulation", choices=workload.ENCAPSULATIONS, default="none",
+                        help="none: the hosts on one segment; vxlan: on two subnets joined by a router, "
+                             "crossnet_encapsulation vxlan (default none)")
     parser.add_argument("--iperf-seconds", type=int, default=5)
     parser.add_argument("--lab", default=os.environ.get("XB_LAB", LAB), help="lab name (default xbench)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -477,7 +496,7 @@ def main(argv=None):
     for n in sizes:
         log("N=%d containers per host" % n)
         bench = Bench(n, rundir, args.python, args.cidr, args.profile, args.iperf_seconds, args.lab,
-                      args.inventory_format, max(1, args.repeat))
+                      args.inventory_format, max(1, args.repeat), args.encapsulation)
         try:
             results.append(bench.run())
         except (BenchError, core.LabError, subprocess.SubprocessError) as exc:

@@ -6,15 +6,17 @@
 Runs ON the host (inside its network and mount namespaces) and reads the host's plan, the
 output of the crossnet.routed.network_plan filter, as JSON:
 
-    floor.py apply PLAN.json      namespaces, veths, addresses, routes, gateway neighbours,
-                                  proxy ARP, ip_forward, masquerade + forward chains
+    floor.py apply PLAN.json      namespaces, veths, the VXLAN device (its address, a neighbour
+                                  and a forwarding entry per peer), addresses, routes, gateway
+                                  neighbours, proxy ARP, ip_forward, masquerade + forward chains
     floor.py teardown PLAN.json   remove all of it again
     floor.py census               print counts of what the collection manages (JSON)
 
-Everything is batched: one ``ip -batch`` in the host namespace, one ``ip -n NS -batch`` per
-container namespace, one ``iptables-restore --noflush`` and direct /proc/sys writes.  It is the
-cheapest way a script can reach the state the collection reaches, so it is what the
-collection's wall time is compared to.
+Everything is batched: one ``ip -batch`` in the host namespace (with a VXLAN device: one for
+the links and the device's address and neighbours, one ``bridge -batch`` for its forwarding
+entries, one for the routes), one ``ip -n NS -batch`` per container namespace, one
+``iptables-restore --noflush`` and direct /proc/sys writes.  It is the cheapest way a script can
+reach the state the collection reaches, so it is what the collection's wall time is compared to.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import subprocess
 import sys
 
 PROTO = 157
+VXLAN_ALIAS = "crossnet:vxlan"
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/run/netns"
 FORWARD_SAVE = "/tmp/xb-floor-ip_forward"
@@ -39,8 +42,8 @@ def host_mac(index):
     return "02:78:62:%02x:%02x:%02x" % ((index >> 16) & 0xFF, (index >> 8) & 0xFF, index & 0xFF)
 
 
-def ip_batch(lines, netns=None):
-    argv = ["ip", "-batch", "-"] if netns is None else ["ip", "-n", netns, "-batch", "-"]
+def ip_batch(lines, netns=None, tool="ip"):
+    argv = [tool, "-batch", "-"] if netns is None else [tool, "-n", netns, "-batch", "-"]
     subprocess.run(argv, input="".join(line + "\n" for line in lines), text=True, check=True)
 
 
@@ -73,6 +76,25 @@ def gateway_routes(pair):
             {"dest": "0.0.0.0/0", "gateway": pair["gateway"], "dev": dev}]
 
 
+def vxlan_lines(tunnel):
+    """(``ip -batch`` lines, ``bridge -batch`` lines) of what vxlan_tunnel makes of ``tunnel``:
+    the device (learning off, no group), its alias, MAC, MTU and /32 address, and per peer a
+    permanent neighbour (VTEP -> MAC) and forwarding entry (MAC -> node address)."""
+    name = tunnel["name"]
+    mac = " address %s" % tunnel["mac"] if tunnel.get("mac") else ""
+    mtu = " mtu %d" % tunnel["mtu"] if tunnel.get("mtu") else ""
+    ip = ["link add %s%s%s type vxlan id %d local %s dstport %d nolearning"
+          % (name, mac, mtu, tunnel["vni"], tunnel["local"], tunnel["port"]),
+          "link set dev %s alias %s up" % (name, VXLAN_ALIAS)]
+    if tunnel.get("address"):
+        ip.append("addr add %s/32 dev %s" % (tunnel["address"], name))
+    ip += ["neigh replace %s lladdr %s dev %s nud permanent" % (peer["address"], peer["mac"], name)
+           for peer in tunnel["peers"]]
+    fdb = ["fdb replace %s dev %s dst %s self permanent" % (peer["mac"], name, peer["remote"])
+           for peer in tunnel["peers"]]
+    return ip, fdb
+
+
 def apply(plan):
     pairs = plan["veth_pairs"]
     macs = {pair["host_ifname"]: host_mac(i + 1) for i, pair in enumerate(pairs)}
@@ -83,6 +105,11 @@ def apply(plan):
                     % (pair["host_ifname"], macs[pair["host_ifname"]], mtu,
                        pair["peer_ifname"], pair["netns"], mtu))
         host.append('link set dev %s alias crossnet:%s up' % (pair["host_ifname"], pair["netns"]))
+    if plan.get("vxlan"):  # the tunnel before the routes through it, as host_network does
+        lines, fdb = vxlan_lines(plan["vxlan"])
+        ip_batch(host + lines)
+        ip_batch(fdb, tool="bridge")
+        host = []
     host += [route_line(r) for r in plan["routes"] if not r.get("netns")]
     ip_batch(host)
 
@@ -134,8 +161,11 @@ def teardown(plan):
         "*filter",
         "-D FORWARD -m comment --comment crossnet -j CROSSNET-FORWARD",
         "-F CROSSNET-FORWARD", "-X CROSSNET-FORWARD", "COMMIT"]) + "\n")
-    # Deleting the host ends takes the peers, the /32 routes and the sysctls with them.
+    # Deleting the host ends takes the peers, the /32 routes and the sysctls with them; deleting
+    # the VXLAN device its address, neighbours, forwarding entries and the routes through it.
     lines = ["link del %s" % pair["host_ifname"] for pair in plan["veth_pairs"]]
+    if plan.get("vxlan"):
+        lines.append("link del %s" % plan["vxlan"]["name"])
     lines += ["netns del %s" % ns for ns in plan["namespaces"]]
     ip_batch(lines)
     subprocess.run(["ip", "route", "flush", "proto", str(PROTO)], check=True)
@@ -147,9 +177,35 @@ def teardown(plan):
 
 # -- census ------------------------------------------------------------------------------------
 
-def _ip_json(*args):
-    out = subprocess.run(["ip", "-j"] + list(args), capture_output=True, text=True, check=True).stdout
+def _ip_json(*args, tool="ip"):
+    out = subprocess.run([tool, "-j"] + list(args), capture_output=True, text=True, check=True).stdout
     return json.loads(out or "[]")
+
+
+def vxlan_config(tunnel):
+    """A VXLAN device's settings as one line (census: the plan's and the kernel's must match)."""
+    return "%s vni %s port %s local %s mtu %s mac %s" % (
+        tunnel["name"], tunnel["vni"], tunnel["port"], tunnel["local"], tunnel["mtu"], tunnel["mac"])
+
+
+def _vxlan_counts():
+    """Our VXLAN devices (by alias), up, their settings, addresses, permanent neighbours and
+    forwarding entries (with a destination)."""
+    devices = [l for l in _ip_json("-d", "link", "show", "type", "vxlan") if l.get("ifalias") == VXLAN_ALIAS]
+    counts = {"vxlan_devices": len(devices), "vxlan_up": sum(1 for l in devices if "UP" in l.get("flags", [])),
+              "vxlan_config": [], "vxlan_addresses": 0, "vxlan_permanent_neigh": 0, "vxlan_fdb": 0}
+    for link in devices:
+        name, data = link["ifname"], link["linkinfo"]["info_data"]
+        counts["vxlan_config"].append(vxlan_config({"name": name, "vni": data["id"], "port": data["port"],
+                                                    "local": data["local"], "mtu": link["mtu"],
+                                                    "mac": link["address"]}))
+        counts["vxlan_addresses"] += sum(len(a.get("addr_info", [])) for a in _ip_json("-4", "addr", "show", "dev", name))
+        counts["vxlan_permanent_neigh"] += sum(1 for n in _ip_json("neigh", "show", "dev", name)
+                                               if "PERMANENT" in n.get("state", []))
+        counts["vxlan_fdb"] += sum(1 for f in _ip_json("fdb", "show", "dev", name, tool="bridge")
+                                   if f.get("dst") and "permanent" in f.get("state", ""))
+    counts["vxlan_config"].sort()
+    return counts
 
 
 def _inside_counts():
@@ -224,6 +280,7 @@ def census():
         "netns_permanent_neigh": totals["permanent_neigh"],
         "netns_addresses": totals["addresses"],
         "netns_links": totals["links"],
+        **_vxlan_counts(),
     }
 
 

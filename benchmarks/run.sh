@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Converge at scale against the kernel floor (issue 5).  As root, after scripts/bootstrap.sh:
 #   benchmarks/run.sh --sizes 50,200,1000 [--python venv|system] [--cidr] [--profile modules|controller]
+#   benchmarks/run.sh --sizes 1000 --encapsulation vxlan   # two subnets, a router, the VXLAN overlay
 # Results: benchmarks/results/<stamp>/ (summary.md, results.json, time_vs_n.png; latest -> newest).
 # The lab ($XB_LAB, default xbench) is always taken down, also on failure or Ctrl-C.
 #   benchmarks/run.sh --planner [--sizes 100x100,300x100,1000x100] [--repeat 3]   # planner alone, no lab
