@@ -893,12 +893,13 @@ EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address", "crossnet_enca
 
 def explicit_node_addresses(hosts):
     """``{host: node address}`` when every host of ``hosts`` (as for network_plan, in the same
-    order) gives a valid ``crossnet_node_address`` and no host sets a crossnet_encapsulation
-    other than none, else None.  (Which peers are reached through the overlay, and so how the
-    preflight checks them, may depend on the facts: the preflight then waits for the plan.)"""
+    order) gives a valid ``crossnet_node_address`` and no host has crossnet_encapsulation
+    cross_subnet, else None.  (In cross_subnet mode which peers are reached through the overlay,
+    and so how the preflight checks them, depends on the facts: the preflight then waits for
+    the plan.)"""
     addresses = {}
     for host, variables in hosts.items():
-        if isinstance(variables, dict) and variables.get("crossnet_encapsulation", "none") not in ("none", None):
+        if isinstance(variables, dict) and variables.get("crossnet_encapsulation") == "cross_subnet":
             return None
         text = variables.get("crossnet_node_address") if isinstance(variables, dict) else None
         address, error = parse_address(text) if isinstance(text, str) else (None, "missing")
@@ -923,8 +924,11 @@ def explicit_preflight(hosts, name, node_addresses=None):
     addresses = explicit_node_addresses(hosts) if node_addresses is None else node_addresses
     if not addresses or name not in addresses:
         return None
+    # A host in vxlan mode reaches every peer through the overlay; one in mode none, every peer
+    # directly (a peer in vxlan mode would need the overlay to it: the plan refuses that).
+    overlay = hosts[name].get("crossnet_encapsulation") == "vxlan"
     return {"uplink": uplink, "node_address": addresses[name],
-            "peers": [{"host": host, "address": address, "overlay": False}
+            "peers": [{"host": host, "address": address, "overlay": overlay}
                       for host, address in addresses.items() if host != name]}
 
 

@@ -478,14 +478,30 @@ EXPLICIT = {
 }
 
 
-def test_explicit_preflight_waits_for_the_plan_when_a_host_uses_the_overlay():
+def test_explicit_preflight_waits_for_the_plan_in_cross_subnet_mode():
     assert explicit_preflight(EXPLICIT, "a")["peers"] == [{"host": "b", "address": "192.168.2.3", "overlay": False}]
-    for mode in ("vxlan", "cross_subnet"):
-        hosts = copy.deepcopy(EXPLICIT)
-        hosts["b"]["crossnet_encapsulation"] = mode
-        assert explicit_preflight(hosts, "a") is None
-        assert node_addresses(hosts, list(hosts)) is None
-        assert preflight_input(hosts, list(hosts), "a") is None
+    hosts = copy.deepcopy(EXPLICIT)
+    hosts["b"]["crossnet_encapsulation"] = "cross_subnet"
+    assert explicit_preflight(hosts, "a") is None
+    assert node_addresses(hosts, list(hosts)) is None
+    assert preflight_input(hosts, list(hosts), "a") is None
     hosts = copy.deepcopy(EXPLICIT)
     hosts["b"]["crossnet_encapsulation"] = "none"
     assert explicit_preflight(hosts, "a") == explicit_preflight(EXPLICIT, "a")
+
+
+def test_explicit_preflight_in_vxlan_mode_is_what_the_plan_says():
+    """Every peer of a host in vxlan mode is an overlay peer, whatever the facts: the role then
+    checks it with the facts and skips the preflight task."""
+    hosts = copy.deepcopy(EXPLICIT)
+    for variables in hosts.values():
+        variables.update(crossnet_encapsulation="vxlan", crossnet_vtep_cidr="10.255.0.0/24")
+    with_facts = copy.deepcopy(hosts)
+    for variables in with_facts.values():
+        variables["ansible_facts"] = facts(variables["crossnet_node_address"], interface="eth0")
+    plan = network_plan(with_facts)
+    for name in hosts:
+        assert explicit_preflight(hosts, name) == plan[name]["preflight"], name
+        assert all(peer["overlay"] for peer in plan[name]["preflight"]["peers"])
+        addresses = node_addresses(hosts, list(hosts))
+        assert preflight_input(hosts, list(hosts), name, node_addresses=addresses) == dict(plan[name]["preflight"], host=name)
