@@ -128,12 +128,15 @@ def test_foreign_vxlan_device_is_refused(fresh_lab, kind):
     lab = fresh_lab
     lab.run("host1", FOREIGN[kind], check=True)
     name = FOREIGN[kind][3]
-    before = lab.run("host1", ["ip", "-d", "-o", "link", "show", name], check=True).stdout
-    run = lab.playbook()
-    assert run.rc != 0, "the run went over a foreign VXLAN device: %s" % run.describe()
-    message = " ".join(str(e["msg"]) for e in run.events if e["host"] == "host1" and e["status"] == "failed")
-    assert name in message and "adopt" in message, run.describe()
-    assert lab.run("host1", ["ip", "-d", "-o", "link", "show", name], check=True).stdout == before
+    try:
+        before = lab.run("host1", ["ip", "-d", "-o", "link", "show", name], check=True).stdout
+        run = lab.playbook()
+        assert run.rc != 0, "the run went over a foreign VXLAN device: %s" % run.describe()
+        message = " ".join(str(e["msg"]) for e in run.events if e["host"] == "host1" and e["status"] == "failed")
+        assert name in message and "adopt" in message, run.describe()
+        assert lab.run("host1", ["ip", "-d", "-o", "link", "show", name], check=True).stdout == before
+    finally:
+        lab.run("host1", ["ip", "link", "del", name])  # the next case's converge would stop at it
 
 
 def test_foreign_forwarding_entry_on_our_device_is_left_alone(converged_lab):
