@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the lab, the tests and the demo need on a Debian machine, as root:
 # Debian packages with apt, everything Python into ./.venv with pip.  Idempotent.
-# systemd-container and busybox-static: the real containers of tests/lab/test_containers.py.
+# systemd-container, busybox-static and podman: the real containers of tests/lab/test_containers.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(iproute2 iptables nftables openssh-server openssh-client
               python3 python3-venv python3-pyroute2 python3-netaddr iperf3 util-linux procps shellcheck
-              graphviz systemd-container busybox-static)
+              graphviz systemd-container busybox-static podman)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tool=${ANTSIBULL_CHANGELOG:-$(pwd)/.venv/bin/antsibull-changelog}
+PATH="$(dirname "$tool"):$PATH"   # it runs ansible-doc to find the plugins
+export PATH
 case "${1:-}" in
   lint) exec "$tool" lint ;;
   render)

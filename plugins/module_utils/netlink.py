@@ -19,7 +19,7 @@ import errno
 import socket
 
 from ansible_collections.crossnet.routed.plugins.module_utils.nsfs import (  # noqa: F401 pylint: disable=unused-import
-    NamespaceMissing, entered, netns_exists, netns_path)
+    NamespaceMissing, entered, netns_exists, netns_file, netns_path)
 from ansible_collections.crossnet.routed.plugins.module_utils.rtnl import RTNL
 
 from ansible_collections.crossnet.routed.plugins.module_utils.pyroute2_codec import (  # noqa: F401 pylint: disable=unused-import
@@ -39,7 +39,8 @@ class Sockets:
     """One RTNL socket (the IPRoute calls we use) per namespace for the duration of a module run.
 
     ``sockets[None]`` is the namespace the module runs in ("the host"), ``sockets["c1"]`` the
-    named namespace c1 (``NamespaceMissing`` when it does not exist).
+    named namespace c1, ``sockets["/proc/4242/ns/net"]`` the namespace of that file (a runtime's;
+    ``nsfs.netns_file``); ``NamespaceMissing`` when it does not exist.
     """
 
     def __init__(self):

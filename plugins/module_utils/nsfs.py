@@ -3,6 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Named network namespaces as files under /run/netns: list, create, remove, enter.  No pyroute2.
 
+A namespace is referred to by its name (a file under /run/netns) or, for one a container
+runtime made, by an absolute path to its namespace file (``/proc/<pid>/ns/net``, a bind mount
+such as ``/run/netns/<id>`` or ``/var/run/docker/netns/<id>``): ``netns_file(ref)``.  Such a
+file is opened and entered with setns(2) like a named one; it need not be a mount point.
+
 Namespaces are created the way ``ip netns add`` does it, without its fork: a worker thread
 unshare(2)s a new network namespace for itself and bind-mounts /proc/thread-self/ns/net on
 /run/netns/NAME (made a shared mount first, so that the mount shows in other mount namespaces).
@@ -26,6 +31,7 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_SHARED = 1 << 20
 MNT_DETACH = 0x2
+NS_GET_NSTYPE = 0xB703  # _IO(0xb7, 0x3), Linux 4.11: the CLONE_NEW* type of a namespace fd
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
@@ -37,6 +43,44 @@ class NamespaceMissing(Exception):
 
 def netns_path(name):
     return os.path.join(NETNS_RUN_DIR, name)
+
+
+def netns_file(ref):
+    """The file of namespace ``ref``: an absolute path as it is, a name under /run/netns."""
+    return ref if ref.startswith("/") else netns_path(ref)
+
+
+def _same_file(a, b):
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def netns_file_error(path):
+    """Why the namespace file ``path`` (a runtime's) cannot be wired, or None when it can: it
+    must exist, be a network namespace, and not be the namespace this thread is in (the host's)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return "cannot be opened (%s)" % exc.strerror
+    try:
+        try:
+            kind = fcntl.ioctl(fd, NS_GET_NSTYPE)
+        except OSError:  # ENOTTY: not a namespace file at all
+            kind = None
+        if kind != CLONE_NEWNET:
+            return "is not a network namespace"
+        if _same_file(os.fstat(fd), os.stat("/proc/thread-self/ns/net")):
+            return "is the host's own network namespace"
+        return None
+    finally:
+        os.close(fd)
+
+
+def netns_id(path):
+    """(device, inode) of a namespace file: the same for every path to the same namespace."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 def list_netns():
@@ -138,12 +182,13 @@ def _setns(fd):
 
 
 @contextmanager
-def entered(name):
-    """Run the body inside namespace ``name`` (this thread only); never creates it."""
+def entered(ref):
+    """Run the body inside namespace ``ref`` (a name, or a path: ``netns_file``), in this thread
+    only; never creates it."""
     try:
-        target = os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(netns_file(ref), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise NamespaceMissing(name) from None
+        raise NamespaceMissing(ref) from None
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(target)

@@ -11,6 +11,12 @@ one dump each of links, addresses, neighbours and routes, then the changes, then
 The kernel ignores IFLA_IFALIAS when it creates a link, so a new host end is unmarked until a
 second request sets its alias.  Its name is recorded in ``state_dir/veth.json`` before it is
 created, and a recorded link without alias counts as ours: a run killed in between still owns it.
+
+A pair with ``netns_path`` has its peer in a namespace a container runtime made (its file, such
+as ``/proc/<pid>/ns/net``): that file is opened to move the peer there and entered for the
+namespace's socket, as ``/run/netns/<netns>`` is for the others.  ``netns`` stays the pair's name
+(host end's alias, default host_ifname).  The namespace is never created or removed here; a
+missing file fails the run (check mode too: nothing in the run would make it).
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ STATE_FILE = "veth.json"
 
 def alias_for(netns):
     return ALIAS_PREFIX + netns
+
+
+def netns_ref(pair):
+    """How the pair's namespace is opened: its ``netns_path`` (a runtime's), else its name."""
+    return pair.get("netns_path") or pair["netns"]
+
+
+def where(pair):
+    """The pair's namespace in messages."""
+    if pair.get("netns_path"):
+        return "netns %s (%s)" % (pair["netns"], pair["netns_path"])
+    return "netns %s" % pair["netns"]
 
 
 def normalize_address(text):
@@ -55,6 +73,11 @@ def normalize_pairs(pairs):
         if problem:
             errors.append("netns %r %s" % (netns, problem))
             continue
+        pair["netns_path"] = pair.get("netns_path") or None
+        if pair["netns_path"] is not None:
+            problem = namerules.netns_path_error(pair["netns_path"])
+            if problem:
+                errors.append("netns_path %r of the pair for netns %s %s" % (pair["netns_path"], netns, problem))
         host = pair.get("host_ifname") or namerules.host_ifname(netns, peer)
         pair["host_ifname"] = host
         for what, name in (("host_ifname", host), ("peer_ifname", peer)):
@@ -72,10 +95,10 @@ def normalize_pairs(pairs):
         out.append(pair)
     for name in namerules.repeated(p["host_ifname"] for p in out):
         errors.append("host_ifname %s is listed more than once" % name)
-    for netns, peer in namerules.repeated((p["netns"], p["peer_ifname"]) for p in out):
-        errors.append("peer %s in netns %s is listed more than once" % (peer, netns))
-    for netns in namerules.repeated(p["netns"] for p in out if p["gateway"]):
-        errors.append("netns %s has more than one pair with a gateway (one default route each)" % netns)
+    for ref, peer in namerules.repeated((netns_ref(p), p["peer_ifname"]) for p in out):
+        errors.append("peer %s in netns %s is listed more than once" % (peer, ref))
+    for ref in namerules.repeated(netns_ref(p) for p in out if p["gateway"]):
+        errors.append("netns %s has more than one pair with a gateway (one default route each)" % ref)
     return out, errors
 
 
@@ -159,6 +182,8 @@ def describe(pair, host, peer, view):
         result["netns"] = host["alias"][len(ALIAS_PREFIX):]
     if peer is not None:
         result["netns"] = pair["netns"]
+        if pair.get("netns_path"):
+            result["netns_path"] = pair["netns_path"]
         result["peer_ifname"] = peer["name"]
         result["addresses"] = sorted(view["addrs"].get(peer["index"], ()))
         if pair.get("gateway"):
@@ -169,8 +194,11 @@ def describe(pair, host, peer, view):
 
 
 def desired_view(pair, mac=None):
-    return {"host_ifname": pair["host_ifname"], "netns": pair["netns"], "peer_ifname": pair["peer_ifname"],
+    view = {"host_ifname": pair["host_ifname"], "netns": pair["netns"], "peer_ifname": pair["peer_ifname"],
             "addresses": list(pair["addresses"]), "mtu": pair["mtu"], "gateway": pair["gateway"], "mac": mac}
+    if pair.get("netns_path"):
+        view["netns_path"] = pair["netns_path"]
+    return view
 
 
 class HostPlan:
@@ -201,9 +229,12 @@ def host_fix(pair, host, adopt_alias=True):
     return change
 
 
-def plan_host(pairs, state, host_links, existing_netns, recorded=(), purge=False, adopt=False, check_mode=False):
+def plan_host(pairs, state, host_links, existing_netns, recorded=(), purge=False, adopt=False, check_mode=False,
+              unusable=None):
     """Pure.  ``host_links``: name -> link view of the host namespace; ``existing_netns``: names
-    under /run/netns; ``recorded``: host ifnames in the state file (creations not yet marked)."""
+    under /run/netns and the usable ``netns_path`` files; ``recorded``: host ifnames in the state
+    file (creations not yet marked); ``unusable``: netns_path -> why it cannot be wired."""
+    unusable = unusable or {}
     result = HostPlan()
     listed = set()
     for pair in pairs:
@@ -228,7 +259,15 @@ def plan_host(pairs, state, host_links, existing_netns, recorded=(), purge=False
             result.errors.append("interface %s exists and was not created by crossnet "
                                  "(set adopt=true to take it over)" % name)
             continue
-        if pair["netns"] not in existing_netns and not check_mode:
+        if pair.get("netns_path") and pair["netns_path"] not in existing_netns:
+            # a runtime's namespace: nothing in this run would make it, so check mode fails too
+            why = unusable.get(pair["netns_path"], "does not exist")
+            if why == "does not exist":
+                why += " (is the container running?)"
+            result.errors.append("container %s: netns_path %s %s; cannot wire interface %s"
+                                 % (pair["netns"], pair["netns_path"], why, name))
+            continue
+        if not pair.get("netns_path") and pair["netns"] not in existing_netns and not check_mode:
             result.errors.append("network namespace %s (for interface %s) does not exist" % (pair["netns"], name))
             continue
         if host is None:
@@ -286,8 +325,8 @@ def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
             result.before.append(describe(pair, host, peer, view))
         if peer is None:
             if pair["peer_ifname"] in view["links"]:
-                result.errors.append("netns %s already has an interface %s that is not the peer of %s"
-                                     % (pair["netns"], pair["peer_ifname"], name))
+                result.errors.append("%s already has an interface %s that is not the peer of %s"
+                                     % (where(pair), pair["peer_ifname"], name))
             else:
                 result.rebuild.append(pair)
             continue
@@ -317,8 +356,8 @@ def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
             wanted_routes.add(key)
             have_route = view["routes"].get(key)
             if have_route is not None and have_route["protocol"] != rt.PROTOCOL and not adopt:
-                result.errors.append("route %s in netns %s exists with protocol %s, not crossnet (%d); set "
-                                     "adopt=true to take it over" % (want["dest"], pair["netns"],
+                result.errors.append("route %s in %s exists with protocol %s, not crossnet (%d); set "
+                                     "adopt=true to take it over" % (want["dest"], where(pair),
                                                                      have_route["protocol"], rt.PROTOCOL))
                 continue
             if have_route is None or have_route["protocol"] != rt.PROTOCOL or not rt.same_path(want, have_route) \
@@ -337,7 +376,10 @@ def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
 # -- applying --------------------------------------------------------------------------------
 def _create(host_ipr, pair):
     """One request: the pair, host end up, peer already in its namespace under its name."""
-    fd = os.open(netlink.netns_path(pair["netns"]), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd = os.open(netlink.netns_file(netns_ref(pair)), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise CreateFailed("cannot create the pair %s: %s is gone" % (pair["host_ifname"], where(pair))) from None
     try:
         peer = {"ifname": pair["peer_ifname"], "net_ns_fd": fd}
         extra = {}
@@ -348,8 +390,8 @@ def _create(host_ipr, pair):
             host_ipr.link("add", ifname=pair["host_ifname"], kind="veth", peer=peer, state="up", **extra)
         except netlink.NetlinkError as exc:
             if netlink.error_code(exc) == netlink.EEXIST:
-                raise CreateFailed("cannot create the pair %s: netns %s already has an interface %s (or the "
-                                   "host one exists)" % (pair["host_ifname"], pair["netns"], pair["peer_ifname"]))
+                raise CreateFailed("cannot create the pair %s: %s already has an interface %s (or the "
+                                   "host one exists)" % (pair["host_ifname"], where(pair), pair["peer_ifname"]))
             raise
     finally:
         os.close(fd)
@@ -436,8 +478,11 @@ class VethReconciler:
         host_links = observe_links(host_ipr)
         self._recorded = self.recorded()
         existing = set(nsfs.list_netns())
+        unusable, errors = self._runtime_namespaces(existing)
+        existing |= {p["netns_path"] for p in self.pairs if p.get("netns_path") and p["netns_path"] not in unusable}
         hp = plan_host(self.pairs, self.state, host_links, existing, self._recorded, self.purge, self.adopt,
-                       check_mode)
+                       check_mode, unusable)
+        hp.errors.extend(errors)
         report = {"errors": list(hp.errors), "changed": hp.changed, "created": [p["host_ifname"] for p in hp.create],
                   "removed": list(hp.delete), "changed_pairs": [p["host_ifname"] for p, dummy in hp.host_fixes],
                   "loopback_up": [], "host_links": host_links}
@@ -463,7 +508,7 @@ class VethReconciler:
         created = {p["host_ifname"] for p in hp.create}
         by_netns = {}
         for pair in hp.visit:
-            by_netns.setdefault(pair["netns"], []).append(pair)
+            by_netns.setdefault(netns_ref(pair), []).append(pair)
         for netns in sorted(by_netns):
             pairs = [p for p in by_netns[netns] if p["host_ifname"] in host_links]  # (check mode: not created)
             if netns not in existing:  # check mode only
@@ -486,6 +531,31 @@ class VethReconciler:
         else:
             report["after"] = []
         return report
+
+    def _runtime_namespaces(self, existing):
+        """({netns_path: why it cannot be wired}, errors) of the pairs' runtime namespaces
+        (state present only: deleting a host end needs no namespace).  A namespace may be
+        listed once: two files of one namespace (or a file of a named one) are refused."""
+        paths = sorted({p["netns_path"] for p in self.pairs if p.get("netns_path")}) if self.state == "present" else []
+        unusable = {}
+        for path in paths:
+            problem = nsfs.netns_file_error(path)
+            if problem:
+                unusable[path] = problem
+        errors, seen = [], {}
+        if len(paths) > len(unusable):
+            for ref in sorted({netns_ref(p) for p in self.pairs if netns_ref(p) in existing or netns_ref(p) in paths}):
+                if ref in unusable:
+                    continue
+                try:
+                    key = nsfs.netns_id(nsfs.netns_file(ref))
+                except OSError:
+                    continue  # gone meanwhile: reported where it is used
+                if key in seen:
+                    errors.append("netns %s and %s are the same network namespace; list its pairs under one of "
+                                  "them" % (seen[key], ref))
+                seen.setdefault(key, ref)
+        return unusable, errors
 
     def _visit(self, sockets, netns, pairs, host_links, created, check_mode, report, before):
         ipr = sockets[netns]

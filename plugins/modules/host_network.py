@@ -37,7 +37,7 @@ options:
   veth_pairs:
     description:
       - The veth pairs, each a dict as in O(crossnet.routed.veth_pair#module:pairs) (C(netns),
-        C(host_ifname), C(peer_ifname), C(addresses), C(mtu), C(gateway)).
+        C(host_ifname), C(peer_ifname), C(addresses), C(mtu), C(gateway), C(netns_path)).
     type: list
     elements: dict
     default: []
@@ -140,6 +140,15 @@ options:
     default: present
   adopt:
     description: Passed to every step (see each module's O(crossnet.routed.veth_pair#module:adopt)).
+    type: bool
+    default: false
+  force_remove:
+    description:
+      - Passed to the netns step (see O(crossnet.routed.netns#module:force_remove)), with
+        O(state=present) and O(state=absent).
+      - By default a namespace to be removed (no longer listed, or every namespace at teardown)
+        that still has a process in it (a running container) fails the run before any step
+        changes the host, naming the namespace and its processes.  V(true) removes it anyway.
     type: bool
     default: false
   backend:
@@ -247,6 +256,13 @@ from ansible_collections.crossnet.routed.plugins.module_utils import (
 from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
 
 
+def netns_params(p):
+    """The netns step's parameters: every namespace listed, the others of ours purged (absent: all)."""
+    names = [] if p["state"] == "absent" else p["namespaces"]
+    return {"names": names, "state": "present", "purge": True, "adopt": p["adopt"], "state_dir": p["state_dir"],
+            "force_remove": p["force_remove"]}
+
+
 def steps(module):
     """(name, function of (check_mode, diff) -> result) in the order they run."""
     p = module.params
@@ -256,18 +272,20 @@ def steps(module):
             ("masquerade", lambda cm, d: masquerade.run(module, dict(common, state="absent"), cm, d)),
             ("host_route", lambda cm, d: routes.run(dict(common, routes=[], state="present", purge=True), cm, d)),
             # namespaces first: the kernel then removes their pairs in bulk
-            ("netns", lambda cm, d: netns.run(dict(common, names=[], state="present", purge=True), cm, d)),
+            ("netns", lambda cm, d: netns.run(netns_params(p), cm, d)),
             ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=[], state="present", purge=True), cm, d)),
             ("vxlan_tunnel", lambda cm, d: vxlan.run(dict(common, tunnels=[], state="present", purge=True), cm, d)),
             ("forwarding", lambda cm, d: forwarding.run(
                 module, dict(common, state="absent", sysctl_file=forwarding.DEFAULT_SYSCTL_FILE), cm, d)),
         ]
-    networks = p["container_networks"] if p["namespaces"] else []
+    # a container in a runtime's namespace (netns_path) has a pair but no namespace of ours
+    containers = bool(p["namespaces"] or p["veth_pairs"])
+    networks = p["container_networks"] if containers else []
     return [
         ("forwarding", lambda cm, d: forwarding.run(
             module, dict(common, container_networks=networks, sysctl_file=forwarding.DEFAULT_SYSCTL_FILE,
-                         state="present" if p["namespaces"] else "absent"), cm, d)),
-        ("netns", lambda cm, d: netns.run(dict(common, names=p["namespaces"], state="present", purge=True), cm, d)),
+                         state="present" if containers else "absent"), cm, d)),
+        ("netns", lambda cm, d: netns.run(netns_params(p), cm, d)),
         ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=p["veth_pairs"], state="present", purge=True),
                                              cm, d)),
         # before the routes: some go through the tunnel's device
@@ -320,6 +338,7 @@ def main():
             masquerade_exclude=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             adopt=dict(type="bool", default=False),
+            force_remove=dict(type="bool", default=False),
             backend=dict(type="str", choices=["auto", "nft", "legacy"], default="auto"),
             state_dir=dict(type="path", default="/var/lib/crossnet"),
             lock_path=dict(type="path", default=hostlock.DEFAULT_PATH),
@@ -343,6 +362,12 @@ def main():
     results, diffs, changed_steps = {}, [], []
     try:
         with hostlock.held(p["lock_path"], p["lock_timeout"], p["lock_owner"]):
+            # Before any step: a namespace to be removed that a process is still in (a running
+            # container) stops the run here, not after forwarding has changed the host.
+            busy = netns.refusal(netns_params(p))
+            if busy is not None:
+                module.fail_json(msg="netns: %s" % busy, failed_step="netns", steps=results,
+                                 changed_steps=changed_steps, changed=False, invocation=invocation(p))
             for name, step in steps(module):
                 try:
                     result = step(module.check_mode, module._diff)

@@ -13,8 +13,8 @@ version_added: "0.1.0"
 description:
   - Creates and removes named network namespaces (the ones C(ip netns list) shows, mounted under
     C(/run/netns)).  A namespace it creates has its loopback interface up.
-  - The module forks no process and enters no existing namespace.  It reads C(/run/netns) and its
-    state file, creates namespaces in a thread of its own (as C(ip netns add) does, making
+  - The module forks no process and enters no existing namespace.  It reads C(/run/netns), its
+    state file (and, before removing a namespace, C(/proc/*/ns/net)), creates namespaces in a thread of its own (as C(ip netns add) does, making
     C(/run/netns) a shared mount first) and unmounts the ones it removes.  Whether C(lo) is still up
     in an existing namespace is checked (and repaired) by M(crossnet.routed.veth_pair), which
     configures the namespace anyway.
@@ -48,6 +48,17 @@ options:
     description:
       - An existing namespace of a listed name that this module did not create makes the module
         fail, unless O(adopt=true), which takes it over (and lets O(state=absent) remove it).
+    type: bool
+    default: false
+  force_remove:
+    description:
+      - A namespace to be removed (O(state=absent), or O(purge)) that still has a process in it,
+        such as a running container, makes the module fail before it changes anything (in check
+        mode too), naming the namespace and its processes (pid and command name, the first
+        three and how many more).  V(true) removes it anyway; the processes keep running in the
+        namespace, which has no name any more (its veth pair stays until it is removed).
+      - A process is in a namespace when its C(/proc/<pid>/ns/net) is the namespace's file (same
+        device and inode); C(/proc) entries that cannot be read are skipped.
     type: bool
     default: false
   state_dir:
@@ -90,6 +101,12 @@ EXAMPLES = r"""
   crossnet.routed.netns:
     name: web1
     state: absent
+
+- name: Remove a namespace even while a container still runs in it
+  crossnet.routed.netns:
+    name: web1
+    state: absent
+    force_remove: true
 """
 
 RETURN = r"""
@@ -132,6 +149,7 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             purge=dict(type="bool", default=False),
             adopt=dict(type="bool", default=False),
+            force_remove=dict(type="bool", default=False),
             state_dir=dict(type="path", default="/var/lib/crossnet"),
         ),
         supports_check_mode=True,

@@ -16,6 +16,9 @@ description:
     ends, both ends up, and, for a pair with a gateway, a permanent neighbour entry for the
     gateway and the container's routes through it (as CNI's ptp plugin does).
   - Brings the loopback interface C(lo) up in every namespace it configures.
+  - A pair can instead connect a namespace that a container runtime made (O(pairs[].netns_path),
+    for example C(/proc/<pid>/ns/net)).  The module wires it like a named one and never
+    creates or deletes it.
   - The host end carries the link alias C(crossnet:<netns>); only links with that alias are
     deleted by O(state=absent) or O(purge).  The kernel cannot set the alias in the request that
     creates the link, so the module records the name of each host end in
@@ -38,9 +41,25 @@ options:
     required: true
     suboptions:
       netns:
-        description: Namespace that holds the peer end.  It must exist.
+        description:
+          - Namespace that holds the peer end (a name under C(/run/netns)).  It must exist.
+          - With O(pairs[].netns_path), only the pair's name (the host end's alias and default
+            name); the peer goes into the namespace of that path.
         type: str
         required: true
+      netns_path:
+        description:
+          - The file of an existing network namespace made by a container runtime, for example
+            C(/proc/<pid>/ns/net) or C(/run/netns/<id>) (need not be a mount point).  The peer is
+            moved into it and configured there as in a named namespace.
+          - An absolute, normalised path without C(..).  The module never creates or deletes
+            that namespace; deleting the pair (O(state=absent), O(purge)) deletes only the
+            veth.
+          - With O(state=present) a path that does not exist (the container is not running),
+            that is not a network namespace or that is the host's own namespace fails the
+            module naming the pair and the path, in check mode too.
+          - Two paths (or a path and a name) of one namespace are refused.
+        type: str
       host_ifname:
         description:
           - Name of the host end (at most 15 characters).
@@ -135,6 +154,14 @@ EXAMPLES = r"""
         gateway: 169.254.1.1
     purge: true
 
+- name: Wire a namespace a container runtime made (its process's namespace file)
+  crossnet.routed.veth_pair:
+    pairs:
+      - netns: app1
+        netns_path: "/proc/{{ app1_pid }}/ns/net"
+        addresses: [10.0.0.3]
+        gateway: 169.254.1.1
+
 - name: Delete a pair
   crossnet.routed.veth_pair:
     pairs:
@@ -194,6 +221,7 @@ def main():
         argument_spec=dict(
             pairs=dict(type="list", elements="dict", required=True, options=dict(
                 netns=dict(type="str", required=True),
+                netns_path=dict(type="str"),
                 host_ifname=dict(type="str"),
                 peer_ifname=dict(type="str", default="eth0"),
                 addresses=dict(type="list", elements="str", default=[]),

@@ -26,7 +26,7 @@ from ansible_collections.crossnet.routed.plugins.module_utils import names
 
 DEFAULT_GATEWAY = "169.254.1.1"
 DEFAULT_PEER_IFNAME = "eth0"
-CONTAINER_KEYS = frozenset(("name", "addresses", "ifname", "host_ifname", "mtu"))
+CONTAINER_KEYS = frozenset(("name", "addresses", "ifname", "host_ifname", "mtu", "netns_path"))
 MIN_MTU = 68
 MAX_MTU = 65535
 
@@ -216,8 +216,11 @@ class _Host:
 
 
 class _Container:
-    def __init__(self, name, ifname, host_ifname, addresses, mtu, explicit_mtu=False):
+    def __init__(self, name, ifname, host_ifname, addresses, mtu, explicit_mtu=False, netns_path=None):
         self.name = name
+        # a namespace a container runtime made (its file), wired but never created or removed;
+        # None: the collection's own namespace /run/netns/<name>
+        self.netns_path = netns_path
         self.ifname = ifname
         self.host_ifname = host_ifname
         self.addresses = addresses
@@ -296,6 +299,7 @@ def _read_host(name, variables, errors):
         seen[container.name] = index
         host.containers.append(container)
 
+    _check_netns_paths(host, errors)
     by_ifname = {}
     for container in host.containers:
         if container.host_ifname == host.uplink:
@@ -306,6 +310,32 @@ def _read_host(name, variables, errors):
             errors.append("host %s: containers %r and %r both use host_ifname %r"
                           % (name, other, container.name, container.host_ifname))
     return host
+
+
+def _check_netns_paths(host, errors):
+    """A runtime's namespace is wired for one container of the host, and is none of the
+    namespaces the collection makes itself (/run/netns/<container name>): the netns step would
+    remove that one once no container without netns_path has the name."""
+    if not any(container.netns_path for container in host.containers):
+        return  # (the common case: no dictionaries built for nothing at a thousand containers)
+    by_path = {}
+    own = {}
+    for container in host.containers:
+        for run_dir in (names.NETNS_RUN_DIR, "/var" + names.NETNS_RUN_DIR):  # /var/run: a link to /run
+            own["%s/%s" % (run_dir, container.name)] = container.name
+    for container in host.containers:
+        path = container.netns_path
+        if path is None:
+            continue
+        other = by_path.setdefault(path, container.name)
+        if other != container.name:
+            errors.append("host %s: containers %r and %r both use netns_path %r (one namespace, one container)"
+                          % (host.name, other, container.name, path))
+        if path in own:
+            errors.append("host %s: container %r: netns_path %r is where the collection keeps the namespace "
+                          "it makes for container %r; a runtime's namespace needs another name there (or "
+                          "leave netns_path out to have the collection make it)"
+                          % (host.name, container.name, path, own[path]))
 
 
 def _ansible_host_guess(ansible_host):
@@ -395,6 +425,13 @@ def _read_container(host, index, item, errors):
             errors.append("%s: mtu %r %s" % (where, item["mtu"], error))
             ok = False
 
+    netns_path = item.get("netns_path")
+    if netns_path is not None:
+        error = names.netns_path_error(netns_path)
+        if error:
+            errors.append("%s: netns_path %r %s" % (where, netns_path, error))
+            ok = False
+
     addresses = []
     raw = item.get("addresses", [])
     if not isinstance(raw, list) or not raw:
@@ -412,7 +449,7 @@ def _read_container(host, index, item, errors):
                 addresses.append(address)
     if not ok:
         return None
-    return _Container(name, ifname, host_ifname, addresses, mtu, explicit_mtu)
+    return _Container(name, ifname, host_ifname, addresses, mtu, explicit_mtu, netns_path)
 
 
 class _Blocks:
@@ -836,7 +873,6 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
     namespaces, veth_pairs, routes, proxy_arp = [], [], [], []
     gateway = str(gateway)
     for container in host.containers:
-        namespaces.append(container.name)
         pair = {
             "netns": container.name,
             "host_ifname": container.host_ifname,
@@ -844,6 +880,10 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
             "addresses": ["%s/32" % address for address in container.addresses],
             "gateway": gateway,
         }
+        if container.netns_path is None:
+            namespaces.append(container.name)
+        else:  # a runtime's: the netns step neither makes nor removes it
+            pair["netns_path"] = container.netns_path
         if container.mtu is not None:
             pair["mtu"] = container.mtu
         veth_pairs.append(pair)  # veth_pair also installs the container's routes via the gateway

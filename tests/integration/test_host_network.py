@@ -136,3 +136,41 @@ def test_a_second_run_waits_for_the_lock_then_fails_naming_the_holder(sandbox):
     # the lock dies with its holder: the next run goes ahead
     after = sandbox.run_module("host_network", dict(PLAN, lock_timeout=5))
     assert not after["failed"] and after["changed"], after.get("msg")
+
+
+def test_a_namespace_a_process_is_in_stops_the_run_before_any_change_unless_forced(sandbox):
+    pristine = census(sandbox)
+    assert not sandbox.run_module("host_network", PLAN)["failed"]
+    converged = census(sandbox)
+    sleeper = subprocess.Popen(["nsenter", "-t", str(sandbox.pid), "-n", "-m", "--", "ip", "netns", "exec", "chn-b",
+                                "sleep", "300"], stdin=subprocess.DEVNULL)
+    try:
+        want = sandbox.run(["stat", "-L", "-c", "%d:%i", "/run/netns/chn-b"], check=True).stdout
+        wait_until(lambda: subprocess.run(["stat", "-L", "-c", "%d:%i", "/proc/%d/ns/net" % sleeper.pid],
+                                          capture_output=True, text=True, check=False).stdout == want
+                   and subprocess.run(["cat", "/proc/%d/comm" % sleeper.pid], capture_output=True,
+                                      text=True, check=False).stdout == "sleep\n")
+        named = "network namespace chn-b still has processes in it: pid %d (sleep)" % sleeper.pid
+        smaller = dict(PLAN, namespaces=["chn-a"], veth_pairs=PLAN["veth_pairs"][:1], routes=PLAN["routes"][:1],
+                       proxy_arp_interfaces=["chnva"])
+        # no container left: forwarding (the first step) would restore ip_forward; it must not run
+        empty = {"state": "present"}
+        for args in (smaller, empty, {"state": "absent"}):
+            for check in (True, False):
+                refused = sandbox.run_module("host_network", args, check=check)
+                assert refused["failed"] and refused["failed_step"] == "netns", refused
+                assert refused["msg"].startswith("netns: " + named), refused["msg"]
+                assert refused["changed_steps"] == [] and not refused["changed"]
+                assert census(sandbox) == converged
+        # the running container's namespace listed: nothing to remove, the run goes through
+        assert not sandbox.run_module("host_network", PLAN)["changed"]
+        forced = sandbox.run_module("host_network", {"state": "absent", "force_remove": True})
+        assert not forced["failed"] and "netns" in forced["changed_steps"], forced.get("msg")
+        # the namespace lives on, nameless, while the process is in it: the veth_pair step removes
+        # the pair of ours whose namespace went, as at any teardown
+        wait_until(lambda: census(sandbox) == pristine)
+        assert census(sandbox) == pristine
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 
 # sitecustomize for the module's interpreter: log every way Python can start another process
 NO_FORK_HOOK = """
@@ -107,3 +109,45 @@ def test_bad_name_is_rejected(sandbox):
     result = sandbox.run_module("netns", {"names": ["ok", "bad/name"]})
     assert result["failed"] and "bad/name" in result["msg"]
     assert namespaces(sandbox) == []
+
+
+def start_in(box, netns, argv):
+    """A process started inside ``netns`` of the sandbox (``ip netns exec`` execs it: same pid)."""
+    return subprocess.Popen(["nsenter", "-t", str(box.pid), "-n", "-m", "--", "ip", "netns", "exec", netns] + argv,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_in_namespace(box, pid, netns, timeout=5.0):
+    """Until ``pid`` is in ``netns`` (after nsenter and ip netns exec have exec'd into it)."""
+    want = box.run(["stat", "-L", "-c", "%d:%i", "/run/netns/" + netns], check=True).stdout.strip()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = subprocess.run(["stat", "-L", "-c", "%d:%i", "/proc/%d/ns/net" % pid], capture_output=True, text=True, check=False)
+        comm = subprocess.run(["cat", "/proc/%d/comm" % pid], capture_output=True, text=True, check=False).stdout.strip()
+        if got.stdout.strip() == want and comm == "sleep":
+            return
+        time.sleep(0.05)
+    raise AssertionError("pid %d did not get into %s" % (pid, netns))
+
+
+def test_a_namespace_with_a_process_in_it_is_not_removed_unless_forced(sandbox):
+    sandbox.run_module("netns", {"names": ["cnt1-a", "cnt1-b"]})
+    sleeper = start_in(sandbox, "cnt1-a", ["sleep", "300"])
+    try:
+        wait_in_namespace(sandbox, sleeper.pid, "cnt1-a")
+        named = "network namespace cnt1-a still has processes in it: pid %d (sleep)" % sleeper.pid
+        for args in ({"names": ["cnt1-a"], "state": "absent"}, {"names": ["cnt1-b"], "purge": True}):
+            predicted = sandbox.run_module("netns", args, check=True)
+            assert predicted["failed"] and named in predicted["msg"], predicted.get("msg")
+            assert "force_remove" in predicted["msg"]
+            refused = sandbox.run_module("netns", args)
+            assert refused["failed"] and named in refused["msg"], refused.get("msg")
+            assert namespaces(sandbox) == ["cnt1-a", "cnt1-b"]
+        # an idle namespace goes as before, while the busy one is listed (kept)
+        assert sandbox.run_module("netns", {"names": ["cnt1-b"], "state": "absent"})["removed"] == ["cnt1-b"]
+        forced = sandbox.run_module("netns", {"names": ["cnt1-a"], "state": "absent", "force_remove": True})
+        assert not forced["failed"] and forced["removed"] == ["cnt1-a"] and namespaces(sandbox) == []
+        assert sleeper.poll() is None  # the process itself is left running, in a namespace without a name
+    finally:
+        sleeper.kill()
+        sleeper.wait()
