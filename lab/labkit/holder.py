@@ -25,6 +25,7 @@ import sys
 
 HELD_NAME = "crossnet-lab-holder"  # argv[0] of the holder once it sleeps
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+VENV = os.path.realpath(os.path.join(REPO, ".venv"))  # a .venv that links elsewhere: where it is
 FRESH = ("/run", "/tmp")  # what every host gets empty
 OVERLAID = ("/etc", "/var", "/root")
 # Directories that must start empty on every host even when the machine has them.
@@ -56,6 +57,17 @@ def covered(path):
     return any(path == top or path.startswith(top + "/") for top in FRESH)
 
 
+def to_keep(labdir, repo=REPO, venv=VENV):
+    """The directories a host's fresh /run and /tmp must not hide: the lab's, and this repository
+    and its .venv (the Python of the hosts that say `python: venv`) when they are under them."""
+    keep = [labdir]
+    for path in (repo, venv):
+        inside = any(path == held or path.startswith(held + "/") for held in keep)
+        if covered(path) and os.path.isdir(path) and not inside:
+            keep.append(path)
+    return keep
+
+
 def bind_back(kept):
     """Mount the directories held open in ``kept`` ({path: O_PATH fd}) at their paths again."""
     for path, fd in kept.items():
@@ -65,11 +77,7 @@ def bind_back(kept):
 
 
 def main(labdir, hostdir, hostname):
-    # The lab's directory, and this repository when it is checked out under /tmp or /run (its
-    # .venv is the Python of the hosts that say `python: venv`), stay reachable at their paths.
-    kept = {labdir: os.open(labdir, os.O_PATH | os.O_DIRECTORY)}
-    if covered(REPO):
-        kept[REPO] = os.open(REPO, os.O_PATH | os.O_DIRECTORY)
+    kept = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in to_keep(labdir)}
     for target in OVERLAID:
         overlay(target, hostdir)
     mount("-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", "/sys")

@@ -65,3 +65,20 @@ def test_the_test_suite_refuses_a_path_with_a_blank_before_anything_is_done():
         assert proc.stdout == ""  # not even the bootstrap ran
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_a_venv_elsewhere_under_tmp_stays_reachable_on_the_hosts(tmp_path):
+    """A checkout whose .venv links to a venv of its own elsewhere under /tmp (the test above
+    makes one when this checkout is itself under /tmp): both are bound back into every host."""
+    from labkit import holder
+    repo, venv = tempfile.mkdtemp(dir="/tmp"), tempfile.mkdtemp(dir="/tmp")
+    try:
+        assert holder.to_keep("/run/crossnet-lab/x", repo, venv) == ["/run/crossnet-lab/x", repo, venv]
+        inner = os.path.join(repo, ".venv")
+        os.mkdir(inner)
+        assert holder.to_keep("/run/crossnet-lab/x", repo, inner) == ["/run/crossnet-lab/x", repo]
+        assert holder.to_keep("/run/crossnet-lab/x", "/work/elsewhere", str(tmp_path)) == \
+            ["/run/crossnet-lab/x"] + ([str(tmp_path)] if holder.covered(str(tmp_path)) else [])
+    finally:
+        shutil.rmtree(repo)
+        shutil.rmtree(venv)
