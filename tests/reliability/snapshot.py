@@ -165,7 +165,8 @@ def normalized(snap):
             for pattern, replacement in _VOLATILE:
                 line = pattern.sub(replacement, line)
             cleaned.append(line)
-        out[section] = sorted(cleaned) if section in ("routes",) else cleaned
+        # the kernel lists routes and neighbours in hash order, which a recreated table changes
+        out[section] = sorted(cleaned) if section in ("routes", "neighbours") else cleaned
     return out
 
 
