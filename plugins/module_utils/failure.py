@@ -8,3 +8,12 @@ from __future__ import annotations
 
 class StepFailed(Exception):
     """The message says what and why, ready for ``fail_json(msg=...)``."""
+
+
+def exit_with(module, step):
+    """End ``module`` with the result of ``step()`` (a step's ``run``), or fail with its message."""
+    try:
+        result = step()
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)

@@ -143,7 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import forwarding
-from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import exit_with
 from ansible_collections.crossnet.routed.plugins.module_utils.statefile import DEFAULT_STATE_DIR
 
 
@@ -160,11 +160,7 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "netaddr")
-    try:
-        result = forwarding.run(module, module.params, module.check_mode, module._diff)
-    except StepFailed as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_with(module, lambda: forwarding.run(module, module.params, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":

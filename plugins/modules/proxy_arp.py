@@ -87,7 +87,7 @@ interfaces:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import sysctl
-from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import exit_with
 
 
 def main():
@@ -99,11 +99,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = sysctl.run(module.params, module.check_mode, module._diff)
-    except StepFailed as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_with(module, lambda: sysctl.run(module.params, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements
 from ansible_collections.crossnet.routed.plugins.module_utils import veth
-from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import exit_with
 
 
 def main():
@@ -236,11 +236,7 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "pyroute2", "netaddr")
-    try:
-        result = veth.run(module.params, module.check_mode, module._diff)
-    except StepFailed as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_with(module, lambda: veth.run(module.params, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":

@@ -185,7 +185,7 @@ peers_removed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.crossnet.routed.plugins.module_utils import requirements, vxlan
-from ansible_collections.crossnet.routed.plugins.module_utils.failure import StepFailed
+from ansible_collections.crossnet.routed.plugins.module_utils.failure import exit_with
 
 TUNNEL_OPTIONS = dict(
     name=dict(type="str", default=vxlan.DEFAULT_NAME),
@@ -216,11 +216,7 @@ def main():
         supports_check_mode=True,
     )
     requirements.require(module, "pyroute2", "netaddr")
-    try:
-        result = vxlan.run(module.params, module.check_mode, module._diff)
-    except StepFailed as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    exit_with(module, lambda: vxlan.run(module.params, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":
