@@ -33,20 +33,8 @@ description:
     control characters are shown as C(\xNN).
 extends_documentation_fragment:
   - crossnet.routed.inventory_hosts
+  - crossnet.routed.plan_options
 options:
-  gateway:
-    description: The link-local gateway containers route to (as for C(crossnet.routed.network_plan)).
-    type: str
-    default: 169.254.1.1
-  masquerade:
-    description: Whether traffic from containers to outside the container network is NATed.
-    type: bool
-    default: true
-  masquerade_exclude:
-    description: Extra destinations (IPv4 CIDRs or addresses) never NATed.
-    type: list
-    elements: str
-    default: []
   assume_ansible_host:
     description:
       - Plan a host that has neither facts nor C(crossnet_node_address) with its C(ansible_host) as

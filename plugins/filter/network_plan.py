@@ -31,20 +31,8 @@ description:
     C(routes_keep), C(unresolved_peers)); its own plan carries C(unresolved) with the reason.
 extends_documentation_fragment:
   - crossnet.routed.inventory_hosts
+  - crossnet.routed.plan_options
 options:
-  gateway:
-    description: The link-local gateway containers route to.
-    type: str
-    default: 169.254.1.1
-  masquerade:
-    description: Whether traffic from containers to outside the container network is NATed.
-    type: bool
-    default: true
-  masquerade_exclude:
-    description: Extra destinations (IPv4 CIDRs or addresses) never NATed.
-    type: list
-    elements: str
-    default: []
   summary:
     description:
       - Leave out the lists of each host's containers (namespaces, veth_pairs, routes,
