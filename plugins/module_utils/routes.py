@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: crossnet.routed contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reconcile IPv4 routes in table main.  Ours carry route protocol 157 ("crossnet")."""
+"""Reconcile IPv4 and IPv6 routes in table main.  Ours carry route protocol 157 ("crossnet").
+
+The kernel has no scope for an IPv6 route (it reads back as universe) and stores an IPv6 route
+given metric 0 as metric 1024 (``ip -6 route`` does the same): both are normalised here so
+that what is listed compares equal to what is read back."""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ RT_PROTOS_DIR = "/etc/iproute2/rt_protos.d"
 RT_PROTOS_FILE = "crossnet.conf"
 RT_PROTOS_LINE = "%d\t%s\n" % (PROTOCOL, PROTOCOL_NAME)
 TABLE_MAIN = 254
-AF_INET = 2
+AF_INET, AF_INET6 = 2, 10
+IPV6_DEFAULT_METRIC = 1024
 RTN_UNICAST = 1
 RTNH_F_ONLINK = 4
 SCOPES = {"universe": 0, "link": 253, "host": 254}
@@ -34,14 +39,17 @@ def normalize_routes(routes):
         route = dict(raw)
         dest = route.get("dest")
         try:
-            net = netaddr.IPNetwork("0.0.0.0/0" if dest == "default" else (dest if "/" in str(dest) else "%s/32" % dest))
-            if net.version != 4:
-                raise ValueError("not IPv4")
+            net = netaddr.IPNetwork("0.0.0.0/0" if dest == "default" else dest)
+            if "/" not in str(dest) and dest != "default":
+                net = netaddr.IPNetwork("%s/%d" % (net.ip, 32 if net.version == 4 else 128))
             if net.ip != net.network:
                 raise ValueError("host bits set (did you mean %s?)" % net.cidr)
             route["dest"] = str(net.cidr)
             if route.get("gateway"):
-                route["gateway"] = str(netaddr.IPAddress(route["gateway"], 4))
+                gateway = netaddr.IPAddress(route["gateway"])
+                if gateway.version != net.version:
+                    raise ValueError("gateway %s is not of the destination's family" % route["gateway"])
+                route["gateway"] = str(gateway)
         except Exception as exc:
             errors.append("route %r: %s" % (dest, exc))
             continue
@@ -53,6 +61,9 @@ def normalize_routes(routes):
         route.setdefault("gateway", None)
         route.setdefault("dev", None)
         route["scope"] = route.get("scope") or ("universe" if route["gateway"] else "link")
+        if net.version == 6:
+            route["metric"] = route["metric"] or IPV6_DEFAULT_METRIC
+            route["scope"] = "universe" if route["scope"] in SCOPES else route["scope"]
         if route["scope"] not in SCOPES:
             errors.append("route %s: scope must be one of %s" % (route["dest"], ", ".join(SCOPES)))
         out.append(route)
@@ -68,7 +79,7 @@ def route_key(route):
 # -- observation -----------------------------------------------------------------------------
 def route_view(msg, names):
     """Kernel route message -> comparable dict (dev by name: indexes differ between runs)."""
-    dst = msg.get_attr("RTA_DST") or "0.0.0.0"
+    dst = msg.get_attr("RTA_DST") or ("::" if msg["family"] == AF_INET6 else "0.0.0.0")
     oif = msg.get_attr("RTA_OIF")
     return {
         "dest": "%s/%d" % (dst, msg["dst_len"]),
@@ -82,14 +93,16 @@ def route_view(msg, names):
 
 
 def read_main(ipr, names, netns=None):
-    """Routes of table main by (dest, metric), from one dump; ``names``: link index -> name."""
+    """Routes of table main of both families by (dest, metric), from one dump each; ``names``:
+    link index -> name."""
     routes = {}
-    for msg in netlink.dump(ipr.get_routes, family=AF_INET, table=TABLE_MAIN):
-        if msg["type"] != RTN_UNICAST:  # (get_routes keeps table main only)
-            continue
-        view = route_view(msg, names)
-        view["netns"] = netns
-        routes[(view["dest"], view["metric"])] = view
+    for family in (AF_INET, AF_INET6):
+        for msg in netlink.dump(ipr.get_routes, family=family, table=TABLE_MAIN):
+            if msg["type"] != RTN_UNICAST:  # (get_routes keeps table main only)
+                continue
+            view = route_view(msg, names)
+            view["netns"] = netns
+            routes[(view["dest"], view["metric"])] = view
     return routes
 
 

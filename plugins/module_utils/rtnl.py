@@ -8,7 +8,7 @@ event loop until the request completes, which costs milliseconds of CPU per call
 message codec decodes every attribute of every reply and encodes a request in ~0.4 ms.  A run
 that visits a thousand container namespaces makes ten thousand calls: most of its time went
 there.  Here a plain netlink socket sends requests packed with struct (the bytes IPRoute 0.7.2
-and 0.9.x send for the same calls, IPv4 only, except that a "get" asks for an ACK as 0.9 does),
+and 0.9.x send for the same calls, IPv4 and IPv6, except that a "get" asks for an ACK as 0.9 does),
 and replies are ``nlreply.Reply`` objects: the header at once, an attribute when asked for, and
 pyroute2's decoder for any attribute the collection does not usually read.  Dumps are filtered
 as IPRoute filters them (``get_routes(table=)`` in user space, the rest by the kernel).  Errors
@@ -50,8 +50,10 @@ if pyroute2_codec.IMPORT_ERROR is None:  # else the modules report it (module_ut
 
 _FLAGS = {"add": NLM_F_CREATE | NLM_F_EXCL, "replace": NLM_F_CREATE | NLM_F_REPLACE, "set": 0, "del": 0, "get": 0}
 
-AF_INET = socket.AF_INET
+AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
+FAMILIES = (AF_INET, AF_INET6)
 IFF_UP = 0x1
+IFA_FLAGS = 8
 RT_TABLE_COMPAT = 252  # the header's table of a route in a table numbered 256 or more
 RT_TABLE_MAIN = 254
 RTPROT_STATIC = 4
@@ -98,6 +100,15 @@ def _mac(text):
     return bytes.fromhex(text.replace(":", ""))
 
 
+def family_of(address):
+    """AF_INET6 for an IPv6 address text, else AF_INET (as IPRoute guesses it)."""
+    return AF_INET6 if ":" in address else AF_INET
+
+
+def _ip(address):
+    return socket.inet_pton(family_of(address), address)
+
+
 IFLA_LINKINFO, IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 18, 1, 2, 1
 _LINK_NLAS = {"ifname": (3, _asciiz), "address": (1, _mac), "mtu": (4, _u32), "ifalias": (20, _asciiz),
               "net_ns_fd": (28, _u32)}
@@ -135,16 +146,20 @@ def link_request(command, index=0, state=None, kind=None, peer=None, vxlan=None,
     return _request(RTM_NEWLINK, command, _ifinfomsg(index, flags, change), attrs)
 
 
-def addr_request(command, index, address, prefixlen):
-    # IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer (the same unless point-to-point)
-    raw = socket.inet_aton(address)
-    return _request(RTM_NEWADDR, command, struct.pack("=BBBBI", AF_INET, prefixlen, 0, 0, index),
-                    _nla(1, raw) + _nla(2, raw))
+def addr_request(command, index, address, prefixlen, flags=0):
+    """IPv4: IFA_LOCAL is the address, IFA_ADDRESS the peer (the same unless point-to-point);
+    IPv6 has IFA_ADDRESS only.  ``flags`` (IFA_F_*, such as nodad) go in IFA_FLAGS."""
+    family = family_of(address)
+    raw = _ip(address)
+    attrs = _nla(1, raw) + (_nla(2, raw) if family == AF_INET else b"")
+    if flags:
+        attrs += _nla(IFA_FLAGS, _u32(flags))
+    return _request(RTM_NEWADDR, command, struct.pack("=BBBBI", family, prefixlen, 0, 0, index), attrs)
 
 
 def neigh_request(command, dst, lladdr, ifindex, state):
-    return _request(RTM_NEWNEIGH, command, struct.pack("=BxxxiHBB", AF_INET, ifindex, state, 0, 0),
-                    _nla(1, socket.inet_aton(dst)) + _nla(2, _mac(lladdr)))
+    return _request(RTM_NEWNEIGH, command, struct.pack("=BxxxiHBB", family_of(dst), ifindex, state, 0, 0),
+                    _nla(1, _ip(dst)) + _nla(2, _mac(lladdr)))
 
 
 AF_BRIDGE, NTF_SELF = 7, 0x2
@@ -160,27 +175,36 @@ def fdb_request(command, ifindex, lladdr, dst, state):
 
 def route_request(command, dst=None, dst_len=None, table=RT_TABLE_MAIN, proto=None, scope=0,
                   type=None, priority=None, gateway=None, oif=None, flags=0):  # pylint: disable=redefined-builtin
-    """IPRoute's defaults: new routes are unicast and protocol static unless told; "get" is /32."""
+    """IPRoute's defaults: new routes are unicast and protocol static unless told; "get" is a
+    host route.  The family is the destination's (or the gateway's)."""
     new = _TYPE[command] == 0
-    dst_len = (32 if dst else 0) if dst_len is None else dst_len
-    header = struct.pack("=BBBBBBBBI", AF_INET, dst_len, 0, 0, table if 0 < table < 255 else RT_TABLE_MAIN,
+    family = family_of(dst or gateway or "")
+    dst_len = ((32 if family == AF_INET else 128) if dst else 0) if dst_len is None else dst_len
+    header = struct.pack("=BBBBBBBBI", family, dst_len, 0, 0, table if 0 < table < 255 else RT_TABLE_MAIN,
                          proto or (RTPROT_STATIC if new else 0), scope, type or (RTN_UNICAST if new else 0), flags)
-    attrs = _nla(1, socket.inet_aton(dst)) if dst and dst_len else b""
+    attrs = _nla(1, _ip(dst)) if dst and dst_len else b""
     if command != "get":
         attrs += _nla(15, _u32(table))
     if priority is not None:
         attrs += _nla(6, _u32(priority))
     if gateway is not None:
-        attrs += _nla(5, socket.inet_aton(gateway))
+        attrs += _nla(5, _ip(gateway))
     if oif is not None:
         attrs += _nla(4, _u32(oif))
     return _request(RTM_NEWROUTE, command, header, attrs)
 
 
-_DUMP_HEADERS = {RTM_NEWLINK: _ifinfomsg(), RTM_NEWADDR: struct.pack("=BBBBI", AF_INET, 0, 0, 0, 0),
-                 RTM_NEWNEIGH: struct.pack("=BxxxiHBB", AF_INET, 0, 0, 0, 0),
-                 (RTM_NEWNEIGH, AF_BRIDGE): struct.pack("=BxxxiHBB", AF_BRIDGE, 0, 0, 0, 0),
-                 RTM_NEWROUTE: struct.pack("=BBBBBBBBI", AF_INET, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)}
+def _dump_headers():
+    headers = {RTM_NEWLINK: _ifinfomsg(),
+               (RTM_NEWNEIGH, AF_BRIDGE): struct.pack("=BxxxiHBB", AF_BRIDGE, 0, 0, 0, 0)}
+    for family in FAMILIES:
+        headers[(RTM_NEWADDR, family)] = struct.pack("=BBBBI", family, 0, 0, 0, 0)
+        headers[(RTM_NEWNEIGH, family)] = struct.pack("=BxxxiHBB", family, 0, 0, 0, 0)
+        headers[(RTM_NEWROUTE, family)] = struct.pack("=BBBBBBBBI", family, 0, 0, 0, RT_TABLE_MAIN, 0, 0, 0, 0)
+    return headers
+
+
+_DUMP_HEADERS = _dump_headers()
 
 
 def route_table(msg):
@@ -191,15 +215,18 @@ def route_table(msg):
 
 
 def dump_request(base, family=None):
-    """Dump every object of the kind (links; IPv4 addresses, neighbours, routes; with
-    ``family=AF_BRIDGE``, the forwarding entries)."""
+    """Dump every object of the kind (links; addresses, neighbours, routes of ``family``,
+    AF_INET unless told; with ``family=AF_BRIDGE``, the forwarding entries)."""
+    if family is None and base != RTM_NEWLINK:
+        family = AF_INET
     header = _DUMP_HEADERS[base if family is None else (base, family)]
     return Request(base + _TYPE["get"], NLM_F_REQUEST | NLM_F_DUMP, header)
 
 
-def _ipv4_only(family):
-    if family != AF_INET:
-        raise ValueError("only IPv4 (AF_INET) dumps are supported, not family %r" % (family,))
+def _ip_family(family):
+    if family not in FAMILIES:
+        raise ValueError("only AF_INET and AF_INET6 dumps are supported, not family %r" % (family,))
+    return family
 
 
 class RTNL:
@@ -245,12 +272,10 @@ class RTNL:
         return self.request(dump_request(RTM_NEWLINK))
 
     def get_addr(self, family=AF_INET):
-        _ipv4_only(family)
-        return self.request(dump_request(RTM_NEWADDR))
+        return self.request(dump_request(RTM_NEWADDR, _ip_family(family)))
 
     def get_neighbours(self, family=AF_INET):
-        _ipv4_only(family)
-        return self.request(dump_request(RTM_NEWNEIGH))
+        return self.request(dump_request(RTM_NEWNEIGH, _ip_family(family)))
 
     def get_fdb(self):
         """Every forwarding entry (bridges' and devices' own), as IPRoute's
@@ -258,9 +283,9 @@ class RTNL:
         return self.request(dump_request(RTM_NEWNEIGH, AF_BRIDGE))
 
     def get_routes(self, family=AF_INET, table=RT_TABLE_MAIN):
-        _ipv4_only(family)
         # the kernel ignores the table of a dump request (unless strict checking is on): filter here
-        return [msg for msg in self.request(dump_request(RTM_NEWROUTE)) if route_table(msg) == table]
+        return [msg for msg in self.request(dump_request(RTM_NEWROUTE, _ip_family(family)))
+                if route_table(msg) == table]
 
     # -- the socket ---------------------------------------------------------------------------
     def request(self, req):

@@ -3,7 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reconcile veth pairs: host end in the host namespace (alias ``crossnet:<netns>``), peer in a
 named namespace with its addresses, a permanent neighbour entry for the gateway and the
-container's routes through it (like CNI's ptp plugin).
+container's routes through it (like CNI's ptp plugin); for IPv6 the same with ``gateway6``.
+
+IPv6 addresses are added with nodad: duplicate address detection would hold a new address
+"tentative", unusable, for a second, and the collection already refuses duplicates.  The
+link-local addresses the kernel gives every IPv6 interface are its own: never listed, never
+removed.  The IPv6 gateway is link-local, so on link without a route of its own.
 
 One run reads the host's links once, then visits every container namespace once: one socket,
 one dump each of links, addresses, neighbours and routes, then the changes, then the next.
@@ -31,7 +36,8 @@ from ansible_collections.crossnet.routed.plugins.module_utils import routes as r
 ALIAS_PREFIX = "crossnet:"
 IFF_UP = 0x1
 NUD_PERMANENT = 0x80
-AF_INET = 2
+AF_INET, AF_INET6 = 2, 10
+IFA_F_NODAD = 0x02
 STATE_FILE = "veth.json"
 
 
@@ -51,14 +57,23 @@ def where(pair):
     return "netns %s" % pair["netns"]
 
 
-def normalize_address(text):
-    """``10.0.0.1`` -> ``10.0.0.1/32``; ``10.0.0.1/24`` stays (the host part is kept)."""
+def normalize_address(text, version=None):
+    """``10.0.0.1`` -> ``10.0.0.1/32``, ``fd00::1`` -> ``fd00::1/128``; ``10.0.0.1/24`` stays
+    (the host part is kept).  ``version``: the family it must be (4 or 6)."""
     import netaddr  # imported late: the module reports a missing netaddr itself
 
-    net = netaddr.IPNetwork(text if "/" in str(text) else "%s/32" % text)
-    if net.version != 4:
-        raise ValueError("%s is not an IPv4 address" % text)
+    net = netaddr.IPNetwork(str(text))
+    if "/" not in str(text):
+        net = netaddr.IPNetwork("%s/%d" % (net.ip, 32 if net.version == 4 else 128))
+    if version is not None and net.version != version:
+        raise ValueError("%s is not an IPv%d address" % (text, version))
     return "%s/%d" % (net.ip, net.prefixlen)
+
+
+def is_link_local6(cidr):
+    """Whether ``cidr`` (an address as the kernel lists it) is an IPv6 link-local one (fe80::/10)."""
+    head = cidr.split(":", 1)[0].lower()
+    return ":" in cidr and len(head) == 4 and head[:3] in ("fe8", "fe9", "fea", "feb")
 
 
 def normalize_pairs(pairs):
@@ -86,19 +101,22 @@ def normalize_pairs(pairs):
                 errors.append("%s %r of the pair for netns %s %s" % (what, name, netns, problem))
         try:
             pair["addresses"] = sorted({normalize_address(a) for a in pair.get("addresses") or []})
-            if pair.get("gateway"):
-                pair["gateway"] = normalize_address(pair["gateway"]).split("/")[0]
+            for key, version in (("gateway", 4), ("gateway6", 6)):
+                if pair.get(key):
+                    pair[key] = normalize_address(pair[key], version).split("/")[0]
         except Exception as exc:  # netaddr raises several types
             errors.append("pair %s (netns %s): bad address: %s" % (host, netns, exc))
         pair.setdefault("mtu", None)
-        pair.setdefault("gateway", None)
+        pair["gateway"] = pair.get("gateway") or None
+        pair["gateway6"] = pair.get("gateway6") or None
         out.append(pair)
     for name in namerules.repeated(p["host_ifname"] for p in out):
         errors.append("host_ifname %s is listed more than once" % name)
     for ref, peer in namerules.repeated((netns_ref(p), p["peer_ifname"]) for p in out):
         errors.append("peer %s in netns %s is listed more than once" % (peer, ref))
-    for ref in namerules.repeated(netns_ref(p) for p in out if p["gateway"]):
-        errors.append("netns %s has more than one pair with a gateway (one default route each)" % ref)
+    for key in ("gateway", "gateway6"):
+        for ref in namerules.repeated(netns_ref(p) for p in out if p[key]):
+            errors.append("netns %s has more than one pair with a %s (one default route each)" % (ref, key))
     return out, errors
 
 
@@ -122,14 +140,17 @@ def observe_links(ipr):
 
 
 def observe_netns(ipr):
-    """Links, IPv4 addresses, neighbours and main-table routes of the namespace of ``ipr``."""
+    """Links, addresses (without IPv6 link-local ones), neighbours and main-table routes of both
+    families in the namespace of ``ipr``."""
     links = observe_links(ipr)
-    addrs = {}
-    for msg in netlink.dump(ipr.get_addr, family=AF_INET):
-        addrs.setdefault(msg["index"], set()).add("%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"]))
-    neigh = {}
-    for msg in netlink.dump(ipr.get_neighbours, family=AF_INET):
-        neigh[(msg["ifindex"], msg.get_attr("NDA_DST"))] = (msg.get_attr("NDA_LLADDR"), msg["state"])
+    addrs, neigh = {}, {}
+    for family in (AF_INET, AF_INET6):
+        for msg in netlink.dump(ipr.get_addr, family=family):
+            cidr = "%s/%d" % (msg.get_attr("IFA_ADDRESS"), msg["prefixlen"])
+            if not is_link_local6(cidr):
+                addrs.setdefault(msg["index"], set()).add(cidr)
+        for msg in netlink.dump(ipr.get_neighbours, family=family):
+            neigh[(msg["ifindex"], msg.get_attr("NDA_DST"))] = (msg.get_attr("NDA_LLADDR"), msg["state"])
     names = {v["index"]: name for name, v in links.items()}
     return {"links": links, "addrs": addrs, "neigh": neigh, "routes": rt.read_main(ipr, names)}
 
@@ -154,17 +175,22 @@ def _peer_of(pair, host, view):
     return peer
 
 
-def gateway_routes(pair):
-    """The container's routes of a pair with a gateway: the gateway on link, default through it."""
-    if not pair["gateway"]:
-        return []
-    common = {"netns": pair["netns"], "dev": pair["peer_ifname"], "onlink": False, "metric": 0}
-    return [dict(common, dest=pair["gateway"] + "/32", gateway=None, scope="link"),
-            dict(common, dest="0.0.0.0/0", gateway=pair["gateway"], scope="universe")]
+def gateway_routes(pair, families=("gateway", "gateway6")):
+    """The container's routes through its gateways: for IPv4 the gateway on link and the default
+    through it; for IPv6 (a link-local gateway, on link anyway) the default through it."""
+    common = {"netns": pair["netns"], "dev": pair["peer_ifname"], "onlink": False}
+    routes = []
+    if pair["gateway"] and "gateway" in families:
+        routes += [dict(common, dest=pair["gateway"] + "/32", gateway=None, scope="link", metric=0),
+                   dict(common, dest="0.0.0.0/0", gateway=pair["gateway"], scope="universe", metric=0)]
+    if pair.get("gateway6") and "gateway6" in families:
+        routes.append(dict(common, dest="::/0", gateway=pair["gateway6"], scope="universe",
+                           metric=rt.IPV6_DEFAULT_METRIC))
+    return routes
 
 
-def _routes_ok(pair, view):
-    for want in gateway_routes(pair):
+def _routes_ok(pair, view, key):
+    for want in gateway_routes(pair, (key,)):
         have = view["routes"].get((want["dest"], want["metric"]))
         if have is None or have["protocol"] != rt.PROTOCOL or not rt.same_path(want, have):
             return False
@@ -172,12 +198,12 @@ def _routes_ok(pair, view):
 
 
 def describe(pair, host, peer, view):
-    """Diff view of one pair: what the kernel has.  ``gateway`` is set when its neighbour entry
-    and its routes are in place."""
+    """Diff view of one pair: what the kernel has.  ``gateway`` (``gateway6``) is set when its
+    neighbour entry and its routes are in place."""
     if host is None:
         return None
     result = {"host_ifname": host["name"], "netns": None, "peer_ifname": None,
-              "addresses": [], "mtu": host["mtu"], "gateway": None, "mac": host["mac"]}
+              "addresses": [], "mtu": host["mtu"], "gateway": None, "gateway6": None, "mac": host["mac"]}
     if host["alias"] and host["alias"].startswith(ALIAS_PREFIX):
         result["netns"] = host["alias"][len(ALIAS_PREFIX):]
     if peer is not None:
@@ -186,16 +212,18 @@ def describe(pair, host, peer, view):
             result["netns_path"] = pair["netns_path"]
         result["peer_ifname"] = peer["name"]
         result["addresses"] = sorted(view["addrs"].get(peer["index"], ()))
-        if pair.get("gateway"):
-            lladdr, state = view["neigh"].get((peer["index"], pair["gateway"]), (None, 0))
-            if lladdr == host["mac"] and state & NUD_PERMANENT and _routes_ok(pair, view):
-                result["gateway"] = pair["gateway"]
+        for key in ("gateway", "gateway6"):
+            if pair.get(key):
+                lladdr, state = view["neigh"].get((peer["index"], pair[key]), (None, 0))
+                if lladdr == host["mac"] and state & NUD_PERMANENT and _routes_ok(pair, view, key):
+                    result[key] = pair[key]
     return result
 
 
 def desired_view(pair, mac=None):
     view = {"host_ifname": pair["host_ifname"], "netns": pair["netns"], "peer_ifname": pair["peer_ifname"],
-            "addresses": list(pair["addresses"]), "mtu": pair["mtu"], "gateway": pair["gateway"], "mac": mac}
+            "addresses": list(pair["addresses"]), "mtu": pair["mtu"], "gateway": pair["gateway"],
+            "gateway6": pair.get("gateway6"), "mac": mac}
     if pair.get("netns_path"):
         view["netns_path"] = pair["netns_path"]
     return view
@@ -346,10 +374,12 @@ def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
         ops += len(change) + len(adds) + len(dels)
         # removing the device's last address flushes its neighbours and routes
         emptied = bool(dels) and not pair["addresses"]
-        if pair["gateway"]:
-            lladdr, state = view["neigh"].get((peer["index"], pair["gateway"]), (None, 0))
+        for gateway in (pair["gateway"], pair.get("gateway6")):
+            if not gateway:
+                continue
+            lladdr, state = view["neigh"].get((peer["index"], gateway), (None, 0))
             if lladdr != host["mac"] or not state & NUD_PERMANENT or emptied:
-                result.neigh.append((peer["index"], pair["gateway"], host["mac"]))
+                result.neigh.append((peer["index"], gateway, host["mac"]))
                 ops += 1
         for want in gateway_routes(pair):
             key = (want["dest"], want["metric"])
@@ -419,7 +449,8 @@ def apply_netns(ipr, plan):
         ipr.link("set", index=index, **change)
     for index, cidr in plan.addr_add:
         address, prefixlen = cidr.split("/")
-        ipr.addr("add", index=index, address=address, prefixlen=int(prefixlen))
+        ipr.addr("add", index=index, address=address, prefixlen=int(prefixlen),
+                 flags=IFA_F_NODAD if ":" in address else 0)
     for index, cidr in plan.addr_del:
         address, prefixlen = cidr.split("/")
         ipr.addr("del", index=index, address=address, prefixlen=int(prefixlen))

@@ -8,10 +8,10 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: host_route
-short_description: Manage IPv4 routes to containers and peer hosts, on the host and in namespaces
+short_description: Manage IPv4 and IPv6 routes to containers and peer hosts, on the host and in namespaces
 version_added: "0.1.0"
 description:
-  - Installs IPv4 routes in table C(main) of the host's network namespace or of a named
+  - Installs IPv4 and IPv6 routes in table C(main) of the host's network namespace or of a named
     namespace, such as the C(/32) route to each container through its host-side veth and routes to other
     hosts' container networks.
   - The container-side routes (the gateway on link, the default route through it) are
@@ -35,17 +35,21 @@ options:
     required: true
     suboptions:
       dest:
-        description: Destination in CIDR notation; a bare address means C(/32), V(default) means C(0.0.0.0/0).
+        description:
+          - Destination in CIDR notation, IPv4 or IPv6; a bare address means C(/32) or C(/128),
+            V(default) means C(0.0.0.0/0) (the IPv6 default is C(::/0)).
         type: str
         required: true
       gateway:
-        description: Next-hop IPv4 address.
+        description: Next-hop address, of the destination's family.
         type: str
       dev:
         description: Outgoing interface (in O(routes[].netns)).  Required when there is no gateway.
         type: str
       scope:
-        description: Route scope.  Default V(link) without a gateway, V(universe) with one.
+        description:
+          - Route scope.  Default V(link) without a gateway, V(universe) with one.
+          - The kernel keeps no scope for IPv6 routes; it is ignored for them.
         type: str
         choices: [universe, link, host]
       onlink:
@@ -53,7 +57,10 @@ options:
         type: bool
         default: false
       metric:
-        description: Route metric (priority).
+        description:
+          - Route metric (priority).
+          - The kernel stores metric 0 of an IPv6 route as 1024 (as C(ip -6 route) does), so 0 means
+            1024 for IPv6 destinations.
         type: int
         default: 0
       netns:

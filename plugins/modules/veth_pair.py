@@ -12,9 +12,10 @@ short_description: Connect network namespaces to the host with veth pairs
 version_added: "0.1.0"
 description:
   - Creates veth pairs whose host end stays in the host's network namespace and whose peer end
-    lives in a named namespace (a container), with the peer's IPv4 addresses, the MTU of both
-    ends, both ends up, and, for a pair with a gateway, a permanent neighbour entry for the
-    gateway and the container's routes through it (as CNI's ptp plugin does).
+    lives in a named namespace (a container), with the peer's IPv4 and IPv6 addresses, the MTU
+    of both ends, both ends up, and, for a pair with a gateway (IPv4) or O(pairs[].gateway6)
+    (IPv6), a permanent neighbour entry for the gateway and the container's routes through it
+    (as CNI's ptp plugin does).
   - Brings the loopback interface C(lo) up in every namespace it configures.
   - A pair can instead connect a namespace that a container runtime made (O(pairs[].netns_path),
     for example C(/proc/<pid>/ns/net)).  The module wires it like a named one and never
@@ -71,8 +72,11 @@ options:
         default: eth0
       addresses:
         description:
-          - IPv4 addresses of the peer end; a bare address means C(/32).
-          - Other IPv4 addresses on the peer end are removed.
+          - IPv4 and IPv6 addresses of the peer end; a bare address means C(/32) or C(/128).
+          - IPv6 addresses are added with C(nodad), usable at once (duplicate address detection
+            would hold them back for a second).
+          - Other addresses on the peer end are removed, except the IPv6 link-local ones the
+            kernel gives every interface.
         type: list
         elements: str
         default: []
@@ -91,6 +95,15 @@ options:
             C(default via <gateway> dev <peer>).  A route to either destination with another
             protocol makes the module fail unless O(adopt=true).
           - At most one pair per namespace can have a gateway.
+        type: str
+      gateway6:
+        description:
+          - IPv6 link-local address the container uses as its IPv6 gateway (usually C(fe80::1)).
+          - As for O(pairs[].gateway), a permanent neighbour entry on the peer end points it at
+            the MAC of the host end, so no neighbour discovery (and no proxy NDP) is needed for
+            it, and the default route C(default via <gateway6> dev <peer> metric 1024) is
+            installed with protocol C(157).  A link-local gateway needs no route of its own.
+          - At most one pair per namespace can have a gateway6.
         type: str
   state:
     description: V(present) creates and repairs the pairs; V(absent) deletes them.
@@ -152,6 +165,13 @@ EXAMPLES = r"""
         peer_ifname: eth0
         addresses: [10.0.0.2/32]
         gateway: 169.254.1.1
+      - netns: v6only
+        addresses: ["fd10:1::7"]
+        gateway6: "fe80::1"
+      - netns: dual
+        addresses: [10.0.0.3, "fd10:1::3"]
+        gateway: 169.254.1.1
+        gateway6: "fe80::1"
     purge: true
 
 - name: Wire a namespace a container runtime made (its process's namespace file)
@@ -182,6 +202,7 @@ pairs:
       addresses: [10.0.0.1/32]
       mtu: 1500
       gateway: 169.254.1.1
+      gateway6: null
       mac: "6a:3c:11:2e:90:0d"
 created:
   description: Host ends of the pairs created (or rebuilt).
@@ -227,6 +248,7 @@ def main():
                 addresses=dict(type="list", elements="str", default=[]),
                 mtu=dict(type="int"),
                 gateway=dict(type="str"),
+                gateway6=dict(type="str"),
             )),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             purge=dict(type="bool", default=False),

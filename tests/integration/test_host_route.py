@@ -9,30 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-
-# one ICMP echo (iputils-ping is not installed everywhere); exits 0 only on a matching reply
-PING = """
-import socket, struct, sys, time
-def csum(data):
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    total = (total >> 16) + (total & 0xffff)
-    return ~(total + (total >> 16)) & 0xffff
-sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-sock.settimeout(1)
-body = struct.pack("!HH", 0x4321, 1) + b"crossnet"
-for attempt in range(5):
-    sock.sendto(struct.pack("!BBH", 8, 0, csum(b"\\x08\\x00\\x00\\x00" + body)) + body, (sys.argv[1], 0))
-    try:
-        while True:
-            packet, (source, _) = sock.recvfrom(1500)
-            icmp = packet[(packet[0] & 0x0f) * 4:]
-            if source == sys.argv[1] and icmp[0] == 0 and icmp[4:6] == body[:2]:
-                print("reply from", source)
-                sys.exit(0)
-    except socket.timeout:
-        continue
-sys.exit(1)
-"""
+from pings import PING, PING6
 
 
 def routes(box, netns=None, *selector):
@@ -168,3 +145,62 @@ def test_purge_of_the_last_route_removes_the_protocol_name(sandbox):
     assert sandbox.run_module("host_route", {"routes": [], "purge": True})["changed"] is False
     # routes of ours in a container namespace do not keep the name alive in the host's
     assert routes(sandbox, "cnt1-a", "proto", "157")
+
+
+# -- IPv6 ------------------------------------------------------------------------------------
+def routes6(box, netns=None, *selector):
+    argv = ["ip", "-j", "-6", "route", "show", "table", "main"] + list(selector)
+    proc = box.netns_run(netns, argv) if netns else box.run(argv)
+    return {r["dst"]: r for r in json.loads(proc.stdout or "[]")}
+
+
+def containers6(box, names=("cnt1-a", "cnt1-b")):
+    assert not box.run_module("netns", {"names": list(names)})["failed"]
+    pairs = [{"netns": n, "host_ifname": n.replace("-", "") + "h", "addresses": ["fd10:9::%d" % (i + 1)],
+              "gateway6": "fe80::1"} for i, n in enumerate(names)]
+    result = box.run_module("veth_pair", {"pairs": pairs})
+    assert not result["failed"], result.get("msg")
+    return [p["host_ifname"] for p in pairs]
+
+
+def test_ipv6_routes_idempotent_drift_purge_and_ping(sandbox):
+    """/128 routes to IPv6-only containers (no scope, metric 0 read back as 1024), then the two
+    containers ping each other through the sandbox host."""
+    hosts = containers6(sandbox)
+    plan = [{"dest": "fd10:9::%d" % (i + 1), "dev": h} for i, h in enumerate(hosts)]
+    plan.append({"dest": "fd10:8::/64", "gateway": "fd10:9::2", "dev": hosts[1], "onlink": True})
+    done = sandbox.run_module("host_route", {"routes": plan, "purge": True}, diff=True)
+    assert done["changed"] and len(done["added"]) == 3 and not done["failed"], done.get("msg")
+    have = routes6(sandbox, None, "proto", "157")
+    assert sorted(have) == ["fd10:8::/64", "fd10:9::1", "fd10:9::2"]
+    assert have["fd10:9::1"]["dev"] == hosts[0] and have["fd10:9::1"]["metric"] == 1024
+    assert have["fd10:8::/64"]["gateway"] == "fd10:9::2" and "onlink" in have["fd10:8::/64"]["flags"]
+    assert [r["metric"] for r in done["routes"]] == [1024, 1024, 1024]
+    assert sandbox.run_module("host_route", {"routes": plan, "purge": True})["changed"] is False
+    assert sandbox.run_module("host_route", {"routes": plan}, check=True)["changed"] is False
+    # drift: one deleted, one pointed elsewhere, one of ours that is no longer listed
+    sandbox.run(["ip", "-6", "route", "del", "fd10:9::1/128"], check=True)
+    sandbox.run(["ip", "-6", "route", "replace", "fd10:9::2/128", "dev", hosts[0], "proto", "157"], check=True)
+    sandbox.run(["ip", "-6", "route", "add", "fd10:7::/64", "dev", hosts[0], "proto", "157"], check=True)
+    sandbox.run(["ip", "-6", "route", "add", "fd10:6::/64", "dev", hosts[0]], check=True)  # proto boot: not ours
+    fixed = sandbox.run_module("host_route", {"routes": plan, "purge": True})
+    assert [r["dest"] for r in fixed["added"]] == ["fd10:9::1/128"]
+    assert [r["dest"] for r in fixed["replaced"]] == ["fd10:9::2/128"]
+    assert [r["dest"] for r in fixed["removed"]] == ["fd10:7::/64"]
+    assert "fd10:6::/64" in routes6(sandbox) and routes6(sandbox)["fd10:9::2"]["dev"] == hosts[1]
+    refused = sandbox.run_module("host_route", {"routes": [{"dest": "fd10:6::/64", "dev": hosts[1]}]})
+    assert refused["failed"] and "fd10:6::/64" in refused["msg"] and "adopt" in refused["msg"]
+    sandbox.run(["sysctl", "-w", "net.ipv6.conf.all.forwarding=1"], check=True)  # the sandbox's own netns
+    ping = sandbox.netns_run("cnt1-a", ["python3", "-c", PING6, "fd10:9::2"])
+    assert ping.returncode == 0 and ping.stdout.strip() == "reply from fd10:9::2", ping.stdout + ping.stderr
+    gone = sandbox.run_module("host_route", {"routes": [], "purge": True})
+    assert gone["changed"] and sorted(routes6(sandbox, None, "proto", "157")) == []
+    assert "fd10:6::/64" in routes6(sandbox)
+
+
+def test_ipv6_route_errors(sandbox):
+    bad_family = sandbox.run_module("host_route", {"routes": [{"dest": "fd10:9::/64", "gateway": "10.0.0.1",
+                                                               "dev": "lo"}]})
+    assert bad_family["failed"] and "10.0.0.1 is not of the destination's family" in bad_family["msg"]
+    host_bits = sandbox.run_module("host_route", {"routes": [{"dest": "fd10:9::1/64", "dev": "lo"}]})
+    assert host_bits["failed"] and "fd10:9::/64" in host_bits["msg"]

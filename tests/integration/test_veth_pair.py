@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import time
 
+from pings import PING6
+
 PAIRS = [
     {"netns": "cnt1-a", "host_ifname": "cnt1va", "addresses": ["10.9.0.1"], "mtu": 1400, "gateway": "169.254.1.1"},
     {"netns": "cnt1-b", "addresses": ["10.9.0.2/32"], "gateway": "169.254.1.1"},
@@ -22,7 +24,7 @@ def link(box, name, netns=None):
 
 def addresses(box, netns, dev="eth0"):
     data = json.loads(box.netns_run(netns, ["ip", "-j", "-4", "addr", "show", "dev", dev]).stdout)
-    return sorted("%s/%s" % (a["local"], a["prefixlen"]) for a in data[0]["addr_info"])
+    return sorted("%s/%s" % (a["local"], a["prefixlen"]) for entry in data for a in entry["addr_info"])
 
 
 def neighbour(box, netns, dst="169.254.1.1"):
@@ -192,3 +194,86 @@ def test_name_errors_and_missing_namespace(sandbox):
     assert missing["failed"] and "cnt1-nope" in missing["msg"] and link(sandbox, "cnt1vn") is None
     predicted = sandbox.run_module("veth_pair", {"pairs": [{"netns": "cnt1-nope", "host_ifname": "cnt1vn"}]}, check=True)
     assert predicted["changed"] and not predicted["failed"]
+
+
+# -- IPv6 ------------------------------------------------------------------------------------
+PAIRS6 = [
+    {"netns": "cnt1-d", "host_ifname": "cnt1vd", "addresses": ["10.9.0.4", "fd10:9::4"],
+     "gateway": "169.254.1.1", "gateway6": "fe80::1"},
+    {"netns": "cnt1-s", "host_ifname": "cnt1vs", "addresses": ["fd10:9::5/128"], "gateway6": "fe80::1"},
+]
+GATEWAY_ROUTES6 = [("default", "fe80::1", "eth0", 1024)]
+
+
+def addresses6(box, netns, dev="eth0"):
+    """Global IPv6 addresses with their flags (a tentative one would show ``tentative``)."""
+    data = json.loads(box.netns_run(netns, ["ip", "-j", "-6", "addr", "show", "dev", dev, "scope", "global"]).stdout)
+    return sorted(("%s/%s" % (a["local"], a["prefixlen"]), bool(a.get("tentative")))
+                  for a in data[0]["addr_info"] if "local" in a)  # (ip lists the others as {})
+
+
+def routes6(box, netns):
+    data = json.loads(box.netns_run(netns, ["ip", "-j", "-6", "route", "show", "table", "main", "proto", "157"]).stdout)
+    return sorted((r["dst"], r.get("gateway"), r["dev"], r.get("metric")) for r in data)
+
+
+def setup6(box):
+    assert not box.run_module("netns", {"names": ["cnt1-d", "cnt1-s"]})["failed"]
+
+
+def test_ipv6_pairs_idempotent_check_and_diff(sandbox):
+    setup6(sandbox)
+    predicted = sandbox.run_module("veth_pair", {"pairs": PAIRS6}, check=True, diff=True)
+    assert predicted["changed"] and sorted(predicted["created"]) == ["cnt1vd", "cnt1vs"]
+    done = sandbox.run_module("veth_pair", {"pairs": PAIRS6}, diff=True)
+    assert done["changed"] and not done["failed"], done.get("msg")
+    assert addresses(sandbox, "cnt1-d") == ["10.9.0.4/32"]
+    assert addresses6(sandbox, "cnt1-d") == [("fd10:9::4/128", False)]  # nodad: usable at once
+    assert addresses6(sandbox, "cnt1-s") == [("fd10:9::5/128", False)]
+    assert addresses(sandbox, "cnt1-s") == []  # IPv6 only: no IPv4 address, no IPv4 routes
+    assert routes(sandbox, "cnt1-s") == [] and routes6(sandbox, "cnt1-s") == GATEWAY_ROUTES6
+    assert routes(sandbox, "cnt1-d") == GATEWAY_ROUTES and routes6(sandbox, "cnt1-d") == GATEWAY_ROUTES6
+    for netns, host in (("cnt1-d", "cnt1vd"), ("cnt1-s", "cnt1vs")):
+        assert neighbour(sandbox, netns, "fe80::1") == (link(sandbox, host)["address"], ["PERMANENT"])
+    assert [p["gateway6"] for p in done["diff"]["after"]["pairs"]] == ["fe80::1", "fe80::1"]
+    again = sandbox.run_module("veth_pair", {"pairs": PAIRS6}, diff=True)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"], again["diff"]
+    assert sandbox.run_module("veth_pair", {"pairs": PAIRS6}, check=True)["changed"] is False
+    # the kernel's link-local address on the peer is neither listed nor removed
+    link_local = sandbox.netns_run("cnt1-s", ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])
+    assert "fe80::" in link_local.stdout
+
+
+def test_ipv6_drift_is_repaired_and_the_data_path_works(sandbox):
+    setup6(sandbox)
+    assert not sandbox.run_module("veth_pair", {"pairs": PAIRS6})["failed"]
+    sandbox.netns_run("cnt1-s", ["ip", "-6", "addr", "add", "fd10:9::99/128", "dev", "eth0", "nodad"], check=True)
+    sandbox.netns_run("cnt1-s", ["ip", "-6", "addr", "del", "fd10:9::5/128", "dev", "eth0"], check=True)
+    sandbox.netns_run("cnt1-s", ["ip", "-6", "neigh", "del", "fe80::1", "dev", "eth0"], check=True)
+    sandbox.netns_run("cnt1-d", ["ip", "-6", "route", "del", "default"], check=True)
+    predicted = sandbox.run_module("veth_pair", {"pairs": PAIRS6}, check=True)
+    assert predicted["changed"] and sorted(predicted["changed_pairs"]) == ["cnt1vd", "cnt1vs"]
+    fixed = sandbox.run_module("veth_pair", {"pairs": PAIRS6})
+    assert fixed["changed"] and sorted(fixed["changed_pairs"]) == ["cnt1vd", "cnt1vs"] and fixed["created"] == []
+    assert addresses6(sandbox, "cnt1-s") == [("fd10:9::5/128", False)]
+    assert neighbour(sandbox, "cnt1-s", "fe80::1")[1] == ["PERMANENT"]
+    assert routes6(sandbox, "cnt1-d") == GATEWAY_ROUTES6
+    assert sandbox.run_module("veth_pair", {"pairs": PAIRS6})["changed"] is False
+    # host -> container over IPv6: the host's /128 route, the container's way back through fe80::1
+    routed = sandbox.run_module("host_route", {"routes": [{"dest": "fd10:9::5", "dev": "cnt1vs"}]})
+    assert routed["changed"] and not routed["failed"], routed.get("msg")
+    ping = sandbox.run(["python3", "-c", PING6, "fd10:9::5"])
+    assert ping.returncode == 0 and ping.stdout.strip() == "reply from fd10:9::5", ping.stdout + ping.stderr
+
+
+def test_ipv6_foreign_default_route_and_bad_gateway6(sandbox):
+    setup6(sandbox)
+    sandbox.run_module("veth_pair", {"pairs": PAIRS6})
+    sandbox.netns_run("cnt1-s", ["ip", "-6", "route", "replace", "default", "via", "fe80::1", "dev", "eth0",
+                                 "proto", "boot"], check=True)
+    refused = sandbox.run_module("veth_pair", {"pairs": PAIRS6})
+    assert refused["failed"] and "::/0 in netns cnt1-s" in refused["msg"] and "adopt" in refused["msg"]
+    adopted = sandbox.run_module("veth_pair", {"pairs": PAIRS6, "adopt": True})
+    assert adopted["changed"] and routes6(sandbox, "cnt1-s") == GATEWAY_ROUTES6
+    bad = sandbox.run_module("veth_pair", {"pairs": [dict(PAIRS6[1], gateway6="169.254.1.1")]})
+    assert bad["failed"] and "169.254.1.1 is not an IPv6 address" in bad["msg"]

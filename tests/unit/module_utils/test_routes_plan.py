@@ -67,3 +67,24 @@ def test_missing_namespace_and_device():
     assert not rt.plan(routes, "absent", {None: view(), "c9": None}).changed
     routes = norm({"dest": "10.0.0.1", "dev": "nope"})
     assert "device nope" in rt.plan(routes, "present", {None: view()}).errors[0]
+
+
+def test_normalize_ipv6_has_no_scope_and_metric_1024():
+    out = norm({"dest": "fd10:0:0::1", "dev": "v1"}, {"dest": "::/0", "gateway": "fe80::1", "netns": "c1"},
+               {"dest": "fd10:2::/64", "gateway": "fd00::4", "dev": "eth0", "metric": 7, "scope": "link"})
+    assert [(r["dest"], r["scope"], r["metric"]) for r in out] == [
+        ("fd10::1/128", "universe", 1024), ("::/0", "universe", 1024), ("fd10:2::/64", "universe", 7)]
+    dummy, errors = rt.normalize_routes([{"dest": "fd10::/64", "gateway": "10.0.0.1", "dev": "v1"},
+                                         {"dest": "10.0.0.0/24", "gateway": "fe80::1", "dev": "v1"},
+                                         {"dest": "fd10::1/64", "dev": "v1"}])
+    assert "family" in errors[0] and "family" in errors[1] and "fd10::/64" in errors[2]
+
+
+def test_ipv6_routes_compare_with_what_the_kernel_reads_back():
+    routes = norm({"dest": "fd10::1", "dev": "v1"}, {"dest": "fd10::2", "dev": "v2"})
+    current = view(have("fd10::1/128", scope="universe", metric=1024), have("fd10::2/128", dev="v1", scope="universe",
+                                                                           metric=1024),
+                   have("fd10::3/128", scope="universe", metric=1024), have("10.0.0.3/32"))
+    result = rt.plan(routes, "present", {None: current}, purge=True)
+    assert not result.add and [r["dest"] for r in result.replace] == ["fd10::2/128"]
+    assert sorted(r["dest"] for r in result.delete) == ["10.0.0.3/32", "fd10::3/128"]

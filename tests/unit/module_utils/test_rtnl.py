@@ -68,6 +68,27 @@ IPROUTE = {
     "fdb_del": "300000001d00050000000000000000000700000002000000c0000200"
                "0a00020002630aff0009000008000100c0a81403",
     "get_fdb": "1c0000001e0001030000000000000000070000000000000000000000",
+    # IPv6, captured the same way: ipr.addr("add", index=2, address="fd10:1::5", prefixlen=128, flags=2)
+    # (IFA_F_NODAD), ipr.neigh(..., family=AF_INET6), ipr.route(..., family=AF_INET6); the kernel stores
+    # metric 0 of an IPv6 route as 1024, so the collection always sends 1024
+    "addr_add6_nodad": "340000001400050600000000000000000a8000000200000014000100fd1000010000000000000000000000050800"
+                       "080002000000",
+    "addr_del6": "2c0000001500050000000000000000000a8000000200000014000100fd100001000000000000000000000005",
+    "neigh_replace6": "3c0000001c00050500000000000000000a000000020000008000000014000100fe8000000000000000000000000000"
+                      "010a0002000200000000010000",
+    "route_replace6_dev": "480000001800050500000000000000000a800000fe9d00010000000014000100fd100001000000000000000000"
+                          "00000508000f00fe00000008000600000400000800040002000000",
+    "route_replace6_gw": "5c0000001800050500000000000000000a400000fe9d00010000000014000100fd100002000000000000000000"
+                         "00000008000f00fe000000080006000004000014000500fd000009000000000000000000000004080004000200"
+                         "0000",
+    "route_replace6_default": "480000001800050500000000000000000a000000fe9d00010000000008000f00fe00000008000600000400"
+                              "0014000500fe8000000000000000000000000000010800040002000000",
+    "route_get6": "300000001a00050000000000000000000a800000fe0000000000000014000100fd100002000000000000000000000001",
+    "route_del6": "400000001900050000000000000000000a400000fe9d00000000000014000100fd10000200000000000000000000000008"
+                  "000f00fe0000000800060000040000",
+    "get_addr6": "180000001600010300000000000000000a00000000000000",
+    "get_neighbours6": "1c0000001e00010300000000000000000a0000000000000000000000",
+    "get_routes6": "1c0000001a00010300000000000000000a000000fe00000000000000",
 }
 LINKS = {"h0": 2, "eth0": 2}
 ROUTE = {"netns": None, "metric": 0, "onlink": False, "gateway": None, "dev": None, "scope": "universe"}
@@ -106,6 +127,22 @@ REQUESTS = {
                                             scope=0),
     "route_del_link": lambda: rtnl.route_request("del", dst="10.5.0.1", dst_len=32, table=254, priority=0, proto=157,
                                                  scope=253),
+    "addr_add6_nodad": lambda: rtnl.addr_request("add", index=2, address="fd10:1::5", prefixlen=128, flags=2),
+    "addr_del6": lambda: rtnl.addr_request("del", index=2, address="fd10:1::5", prefixlen=128),
+    "neigh_replace6": lambda: rtnl.neigh_request("replace", dst="fe80::1", lladdr="02:00:00:00:00:01", ifindex=2,
+                                                 state=0x80),
+    "route_replace6_dev": lambda: rtnl.route_request("replace", **rt.spec(dict(ROUTE, dest="fd10:1::5/128", dev="h0",
+                                                                               metric=1024), LINKS)),
+    "route_replace6_gw": lambda: rtnl.route_request("replace", **rt.spec(dict(ROUTE, dest="fd10:2::/64", dev="h0",
+                                                                              gateway="fd00:9::4", metric=1024), LINKS)),
+    "route_replace6_default": lambda: rtnl.route_request("replace", **rt.spec(dict(ROUTE, dest="::/0", dev="h0",
+                                                                                   gateway="fe80::1", metric=1024), LINKS)),
+    "route_get6": lambda: rtnl.route_request("get", dst="fd10:2::1"),
+    "route_del6": lambda: rtnl.route_request("del", dst="fd10:2::", dst_len=64, table=254, priority=1024, proto=157,
+                                              scope=0),
+    "get_addr6": lambda: rtnl.dump_request(rtnl.RTM_NEWADDR, socket.AF_INET6),
+    "get_neighbours6": lambda: rtnl.dump_request(rtnl.RTM_NEWNEIGH, socket.AF_INET6),
+    "get_routes6": lambda: rtnl.dump_request(rtnl.RTM_NEWROUTE, socket.AF_INET6),
 }
 
 
