@@ -4,8 +4,8 @@
 """The few network facts the planner needs, in the shape of Ansible's setup facts.
 
 ``setup`` describes every interface, and a host with a thousand containers has two thousand:
-gathering them costs seconds on every run.  This reads the interface names, the default IPv4
-route and one interface (the uplink) with three netlink requests.
+gathering them costs seconds on every run.  This reads the interface names, the default IPv4 and
+IPv6 routes and one interface (the uplink) with a few netlink requests.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ try:
 except ImportError:  # the module reports it through module_utils.requirements
     pass
 
-from ansible_collections.crossnet.routed.plugins.module_utils.netlink import attr, dump, ipv4_addresses
+from ansible_collections.crossnet.routed.plugins.module_utils.netlink import (
+    attr, dump, ipv4_addresses, ipv6_addresses)
 
 
 def _ipv4_entries(sock, index, ifname):
@@ -35,10 +36,15 @@ def _ipv4_entries(sock, index, ifname):
     return entries
 
 
-def _default_route(sock):
-    """(interface name, gateway) of the main table's IPv4 default route with the lowest metric."""
+def _ipv6_entries(sock, index):
+    return [{"address": address, "prefix": str(prefixlen), "scope": scope}
+            for address, prefixlen, scope in ipv6_addresses(sock, index)]
+
+
+def _default_route(sock, family=socket.AF_INET):
+    """(interface index, gateway) of the main table's default route with the lowest metric."""
     best = None
-    for msg in dump(sock.get_routes, family=socket.AF_INET, table=254):
+    for msg in dump(sock.get_routes, family=family, table=254):
         if msg["dst_len"] != 0 or msg["type"] != 1:  # unicast default routes only
             continue
         metric = attr(msg, "RTA_PRIORITY", 0)
@@ -48,12 +54,14 @@ def _default_route(sock):
 
 
 def gather(sock, uplink=None):
-    """ansible_facts: ``interfaces``, ``default_ipv4`` and the uplink's own entry."""
+    """ansible_facts: ``interfaces``, ``default_ipv4``, ``default_ipv6`` and the uplink's own
+    entry (with ``ipv4``, ``ipv4_secondaries`` and ``ipv6``, as setup gives them)."""
     names = dict(socket.if_nameindex())
-    facts = {"interfaces": sorted(names.values()), "default_ipv4": {}}
-    default_index, gateway = _default_route(sock)
-    if default_index in names:
-        facts["default_ipv4"] = {"interface": names[default_index], "gateway": gateway}
+    facts = {"interfaces": sorted(names.values()), "default_ipv4": {}, "default_ipv6": {}}
+    for key, family in (("default_ipv4", socket.AF_INET), ("default_ipv6", socket.AF_INET6)):
+        default_index, gateway = _default_route(sock, family)
+        if default_index in names:
+            facts[key] = {"interface": names[default_index], "gateway": gateway}
     ifname = uplink or facts["default_ipv4"].get("interface")
     index = next((i for i, name in names.items() if name == ifname), None)
     if index is None:
@@ -67,5 +75,10 @@ def gather(sock, uplink=None):
         entry["ipv4_secondaries"] = entries[1:]
         if facts["default_ipv4"].get("interface") == ifname:
             facts["default_ipv4"].update(entries[0])
+    entries6 = _ipv6_entries(sock, index)
+    if entries6:
+        entry["ipv6"] = entries6
+        if facts["default_ipv6"].get("interface") == ifname:
+            facts["default_ipv6"].update(next((e for e in entries6 if e["scope"] == "global"), {}))
     facts[ifname.replace("-", "_")] = entry
     return facts

@@ -95,6 +95,15 @@ def ipv4_addresses(sock, index):
             for msg in dump(sock.get_addr, family=socket.AF_INET) if msg["index"] == index]
 
 
+IPV6_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}  # as setup names them
+
+
+def ipv6_addresses(sock, index):
+    """(address, prefix length, scope name) of each IPv6 address of interface ``index``."""
+    return [(attr(msg, "IFA_ADDRESS"), msg["prefixlen"], IPV6_SCOPES.get(msg["scope"], str(msg["scope"])))
+            for msg in dump(sock.get_addr, family=socket.AF_INET6) if msg["index"] == index]
+
+
 def link_info_kind(link):
     info = link.get_attr("IFLA_LINKINFO")
     return info.get_attr("IFLA_INFO_KIND") if info is not None else None

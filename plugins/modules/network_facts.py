@@ -10,9 +10,10 @@ DOCUMENTATION = r"""
 module: network_facts
 short_description: The few network facts the crossnet planner needs, cheaply
 description:
-  - Sets C(ansible_facts.interfaces), C(ansible_facts.default_ipv4) and the entry of one
-    interface (O(uplink), or the interface of the default IPv4 route) in the same shape as
-    M(ansible.builtin.setup) does, from three netlink requests.
+  - Sets C(ansible_facts.interfaces), C(ansible_facts.default_ipv4),
+    C(ansible_facts.default_ipv6) and the entry of one interface (O(uplink), or the interface of
+    the default IPv4 route), with its IPv4 and IPv6 addresses, in the same shape as
+    M(ansible.builtin.setup) does, from a few netlink requests.
   - M(ansible.builtin.setup) describes every interface; on a host with a thousand containers
     that is two thousand veths and seconds of work on every run.  The O(uplink) entry is all the
     C(container_network) role reads, besides the interface names and the default route.
@@ -56,6 +57,9 @@ options:
         description: As O(crossnet.routed.preflight#module:node_address).
         type: str
         required: true
+      node_address6:
+        description: As O(crossnet.routed.preflight#module:node_address6).
+        type: str
       peers:
         description: As O(crossnet.routed.preflight#module:peers).
         type: list
@@ -70,6 +74,9 @@ options:
             description: The peer's node address.
             type: str
             required: true
+          address6:
+            description: As O(crossnet.routed.preflight#module:peers[].address6).
+            type: str
           overlay:
             description: As O(crossnet.routed.preflight#module:peers[].overlay).
             type: bool
@@ -108,13 +115,14 @@ EXAMPLES = r"""
 RETURN = r"""
 ansible_facts:
   description:
-    - C(interfaces), C(default_ipv4) and the uplink's entry, as setup names them; empty when
+    - C(interfaces), C(default_ipv4), C(default_ipv6) and the uplink's entry, as setup names them; empty when
       nothing was gathered (O(gather=false), or pyroute2 or netaddr is missing).
   returned: always
   type: dict
   sample:
     interfaces: [eth0, lo]
     default_ipv4: {}
+    default_ipv6: {}
     eth0:
       device: eth0
       mtu: 1500
@@ -122,6 +130,9 @@ ansible_facts:
       macaddress: "0a:58:c0:a8:09:03"
       ipv4: {address: 192.168.9.3, netmask: 255.255.255.0, network: 192.168.9.0, prefix: "24"}
       ipv4_secondaries: []
+      ipv6:
+        - {address: "fd00:9::3", prefix: "64", scope: global}
+        - {address: "fe80::858:c0ff:fea8:903", prefix: "64", scope: link}
 missing:
   description:
     - What the collection's modules need and this host lacks, C([]) when nothing is missing;
@@ -170,7 +181,7 @@ def main():
     with netlink.Sockets() as sockets:
         facts = hostfacts.gather(sockets[None], module.params["uplink"])
         if wanted is not None:
-            checked = {key: wanted[key] for key in ("uplink", "node_address", "peers")}
+            checked = {key: wanted[key] for key in ("uplink", "node_address", "node_address6", "peers")}
             looked_up, errors = preflight.check_params(sockets[None], wanted)
             result["preflight"] = dict(looked_up, checked=checked, errors=errors)
     module.exit_json(changed=False, ansible_facts=facts, missing=missing, **result)

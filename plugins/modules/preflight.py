@@ -41,6 +41,11 @@ options:
     description: This host's IPv4 address on the uplink (C(crossnet_node_address)).
     type: str
     required: true
+  node_address6:
+    description:
+      - This host's IPv6 address on the uplink (C(crossnet_node_address6)), when it routes IPv6
+        containers; it must be a global IPv6 address of the uplink.
+    type: str
   peers:
     description: The other hosts of the container network.
     type: list
@@ -55,6 +60,11 @@ options:
         description: The peer's node address.
         type: str
         required: true
+      address6:
+        description:
+          - The peer's IPv6 node address, when this host routes IPv6 containers to it.  It must be
+            on-link via the uplink (IPv6 never goes through the overlay).
+        type: str
       overlay:
         description:
           - The peer is reached through the VXLAN overlay (the plan's C(crossnet_encapsulation)),
@@ -118,9 +128,20 @@ node_address:
   description: The node address checked.
   returned: always
   type: str
+node_address6:
+  description: The IPv6 node address checked.
+  returned: when O(node_address6) is given and the uplink exists
+  type: str
+uplink_addresses6:
+  description: The global IPv6 addresses on the uplink.
+  returned: when O(node_address6) is given and the uplink exists
+  type: list
+  elements: str
+  sample: ["fd00:9::3"]
 peers:
   description:
-    - The kernel's route lookup for each peer's node address.
+    - The kernel's route lookup for each peer's node address, then for its IPv6 node address
+      when it has one.
     - For a peer with O(peers[].overlay=true) also C(overlay), C(next_hop) (the gateway, or
       C(on-link)) and C(interface) (the name of the output interface).
   returned: always

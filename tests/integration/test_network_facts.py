@@ -31,6 +31,21 @@ def test_uplink_entry_in_setup_shape(sandbox):
     assert [e["address"] for e in entry["ipv4_secondaries"]] == ["192.168.19.3"]
 
 
+def test_uplink_ipv6_addresses_and_default_route(sandbox):
+    _up(sandbox,
+        ["ip", "link", "add", "up-0", "type", "veth", "peer", "name", "up0p"],
+        ["ip", "-6", "addr", "add", "fd00:9::3/64", "dev", "up-0", "nodad"],
+        ["ip", "-6", "addr", "add", "fd00:19::3/64", "dev", "up-0", "nodad"],
+        ["ip", "link", "set", "up-0", "up"],
+        ["ip", "-6", "route", "add", "default", "via", "fd00:9::1", "dev", "up-0"])
+    facts = sandbox.run_module("network_facts", {"uplink": "up-0"})["ansible_facts"]
+    entry = facts["up_0"]
+    globals6 = [e for e in entry["ipv6"] if e["scope"] == "global"]
+    assert sorted((e["address"], e["prefix"]) for e in globals6) == [("fd00:19::3", "64"), ("fd00:9::3", "64")]
+    assert facts["default_ipv6"]["interface"] == "up-0" and facts["default_ipv6"]["gateway"] == "fd00:9::1"
+    assert facts["default_ipv6"]["address"] in ("fd00:9::3", "fd00:19::3")
+
+
 def test_default_route_picks_the_uplink(sandbox):
     _up(sandbox,
         ["ip", "link", "add", "wan0", "type", "veth", "peer", "name", "wan0p"],
@@ -57,7 +72,8 @@ def test_preflight_with_the_facts_reports_without_failing(sandbox):
     result = sandbox.run_module("network_facts", {"uplink": "up-0", "preflight": wanted})
     assert result["failed"] is False, result.get("msg")
     assert result["ansible_facts"]["up_0"]["ipv4"]["address"] == "192.168.9.3"
-    checked = dict(wanted, peers=[dict(peer, overlay=False) for peer in wanted["peers"]])  # the default filled in
+    checked = dict(wanted, node_address6=None,  # the defaults filled in
+                   peers=[dict(peer, overlay=False, address6=None) for peer in wanted["peers"]])
     del checked["host"]
     assert result["preflight"]["checked"] == checked
     errors = result["preflight"]["errors"]

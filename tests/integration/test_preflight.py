@@ -126,3 +126,33 @@ def test_overlay_peers_need_a_route_not_a_link(host):
     # Without overlay the same peer behind the router is refused, as before.
     assert "host host1: peer direct node address 10.99.0.6 is not on-link via uplink up0: " \
            "the kernel routes it via gateway 192.168.9.1" in errors
+
+
+def test_ipv6_node_address_and_peers(sandbox):
+    """The IPv6 node address must be a global address of the uplink; a peer's IPv6 node address
+    on-link via the uplink (never through the overlay, whatever its IPv4 address does)."""
+    for argv in (["ip", "link", "add", "up-6", "type", "veth", "peer", "name", "up6p"],
+                 ["ip", "link", "add", "alt6", "type", "veth", "peer", "name", "alt6p"],
+                 ["ip", "addr", "add", "192.168.9.3/24", "dev", "up-6"],
+                 ["ip", "-6", "addr", "add", "fd00:9::3/64", "dev", "up-6", "nodad"],
+                 ["ip", "-6", "addr", "add", "fd00:8::3/64", "dev", "alt6", "nodad"],
+                 ["ip", "link", "set", "up-6", "up"], ["ip", "link", "set", "alt6", "up"],
+                 ["ip", "-6", "route", "add", "fd00:7::/64", "via", "fd00:9::1", "dev", "up-6"]):
+        sandbox.run(argv, check=True)
+    peers = [{"host": "host2", "address": "192.168.9.4", "address6": "fd00:9::4"},
+             {"host": "host3", "address": "192.168.9.5", "address6": "fd00:8::5"},
+             {"host": "host4", "address": "192.168.9.6", "address6": "fd00:7::6"},
+             {"host": "host5", "address": "192.168.9.7"}]
+    fine = sandbox.run_module("preflight", {"host": "host1", "uplink": "up-6", "node_address": "192.168.9.3",
+                                            "node_address6": "fd00:9:0::3", "peers": peers[:1] + peers[3:]})
+    assert fine["failed"] is False, fine.get("msg")
+    assert fine["uplink_addresses6"] == ["fd00:9::3"]
+    assert [p["address"] for p in fine["peers"]] == ["192.168.9.4", "fd00:9::4", "192.168.9.7"]
+    failed = sandbox.run_module("preflight", {"host": "host1", "uplink": "up-6", "node_address": "192.168.9.3",
+                                              "node_address6": "fd00:8::3", "peers": peers})
+    errors = failed["errors"]
+    assert failed["failed"] and len(errors) == 3, errors
+    assert "IPv6 node address fd00:8::3 is not on uplink up-6 (it has fd00:9::3)" in errors[0]
+    assert "peer host3 IPv6 node address fd00:8::5 is not on-link via uplink up-6" in errors[1]
+    assert "via alt6" in errors[1]
+    assert "peer host4 IPv6 node address fd00:7::6 is not on-link" in errors[2] and "fd00:9::1" in errors[2]
