@@ -20,6 +20,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store
 from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
+    DEFAULT_GATEWAY6,
     HOST_NETWORK_OPTIONS,
     NETADDR_IMPORT_ERROR,
     PlanError,
@@ -28,7 +29,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
 )
 
 MODULE = "crossnet.routed.host_network"
-PLAN_OPTIONS = {"hosts", "gateway", "masquerade", "masquerade_exclude"}
+PLAN_OPTIONS = {"hosts", "gateway", "masquerade", "masquerade_exclude", "gateway6", "masquerade6"}
 
 
 def _unresolved_error(host, unresolved):
@@ -70,7 +71,9 @@ def plan_part(hostvars, host, plan):
     try:
         part = network_plan(variables, gateway=plan.get("gateway", DEFAULT_GATEWAY),
                             masquerade=plan.get("masquerade", True),
-                            masquerade_exclude=plan.get("masquerade_exclude"))[host]
+                            masquerade_exclude=plan.get("masquerade_exclude"),
+                            gateway6=plan.get("gateway6", DEFAULT_GATEWAY6),
+                            masquerade6=plan.get("masquerade6", True))[host]
     except PlanError as exc:
         raise ValueError(str(exc)) from None
     if part["unresolved"] is not None:

@@ -19,8 +19,20 @@ options:
     type: bool
     default: true
   masquerade_exclude:
-    description: Extra destinations (IPv4 CIDRs or addresses) never NATed.
+    description:
+      - Extra destinations (IPv4 or IPv6 CIDRs or addresses) never NATed.
+      - Each applies to its IP version's masquerade (O(masquerade) or O(masquerade6)).
     type: list
     elements: str
     default: []
+  gateway6:
+    description:
+      - The IPv6 gateway containers with an IPv6 address route to.
+      - Must be link-local (C(fe80::/10)); anything else is refused.
+    type: str
+    default: fe80::1
+  masquerade6:
+    description: Whether IPv6 traffic from containers to outside the container network is NATed.
+    type: bool
+    default: true
 """

@@ -14,8 +14,8 @@ description:
   - Plans the container network exactly as C(crossnet.routed.network_plan) does (same input, same
     validation, same errors) and returns the plan as the text of a Graphviz DOT graph, to be rendered
     with C(dot -Tsvg).  Nothing is contacted; C(playbooks/diagram.yml) writes the files.
-  - One cluster per host with its node address, uplink, C(crossnet_container_cidr) (block), VTEP and
-    containers (name, addresses, host-side veth).
+  - One cluster per host with its node address (and IPv6 node address), uplink,
+    C(crossnet_container_cidr) (blocks), VTEP and containers (name, addresses, host-side veth).
   - One edge from each host to each peer it routes to, labelled with the destinations routed there
     (aggregated as planned) and the next hop; solid for a direct route (C(via <node address> dev
     <uplink>)), dashed for the VXLAN overlay (C(via <VTEP> dev crossnet-vxlan onlink)), dotted for the
@@ -76,6 +76,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
+    DEFAULT_GATEWAY6,
     NETADDR_IMPORT_ERROR,
     VXLAN_DEVICE,
     PlanError,
@@ -129,6 +130,14 @@ def _text(value):
     return "?" if value is None else str(value)
 
 
+def _bare(address):
+    """A container's address without its /32 or /128."""
+    for suffix in ("/32", "/128"):
+        if address.endswith(suffix):
+            return address[:-len(suffix)]
+    return address
+
+
 def _node_id(ids, name):
     """The DOT id of host ``name`` (a next hop that is no host's cannot be in a valid plan)."""
     return ids.get(name) or "unknown%d" % len(ids)
@@ -151,9 +160,8 @@ def _assumed_node_addresses(variables):
     return assumed
 
 
-def _plan(variables, assume, gateway, masquerade, masquerade_exclude):
+def _plan(variables, assume, options):
     """(Plan, {host: assumed node address}); raises PlanError as plan_network does."""
-    options = {"gateway": gateway, "masquerade": masquerade, "masquerade_exclude": masquerade_exclude}
     assumed = _assumed_node_addresses(variables) if assume else {}
     if assumed:
         with_assumed = {name: dict(values, crossnet_node_address=assumed[name]) if name in assumed else values
@@ -172,9 +180,12 @@ def _host_lines(name, part, block, assumed):
         node += " (ansible_host)"
     elif preflight["node_address"] is None:
         node += " (unknown)"
-    lines = ["node address %s" % node, "uplink %s" % _text(preflight["uplink"])]
-    if block is not None:
-        lines.append("block %s" % block)
+    lines = ["node address %s" % node]
+    if preflight["node_address6"] is not None:
+        lines.append("IPv6 node address %s" % preflight["node_address6"])
+    lines.append("uplink %s" % _text(preflight["uplink"]))
+    for each in block if isinstance(block, list) else [] if block is None else [block]:
+        lines.append("block %s" % each)
     vxlan = part["vxlan"]
     if vxlan:
         lines.append("VTEP %s on %s (VNI %s, port %s, MTU %s)"
@@ -187,7 +198,12 @@ def _host_lines(name, part, block, assumed):
 def _edges(name, part, node_hosts):
     """``[(peer, kind, destinations, next hop text)]`` of host ``name``'s routes to its peers."""
     vtep_hosts = {peer["address"]: peer["host"] for peer in (part["vxlan"] or {}).get("peers") or []}
-    direct_hosts = {peer["address"]: peer["host"] for peer in part["preflight"]["peers"] if not peer["overlay"]}
+    direct_hosts = {}
+    for peer in part["preflight"]["peers"]:
+        if not peer["overlay"]:
+            direct_hosts[peer["address"]] = peer["host"]
+            if peer.get("address6") is not None:
+                direct_hosts[peer["address6"]] = peer["host"]
     grouped = {}
     for route in part["routes"]:
         gateway = route.get("gateway")
@@ -210,8 +226,8 @@ def render(plan, blocks=None, assumed=None, max_items=12, title="crossnet.routed
     names = sorted(plan.names)
     ids = {name: "h%d" % index for index, name in enumerate(names)}
     parts = {name: plan.part(name) for name in names}
-    node_hosts = {part["preflight"]["node_address"]: name for name, part in parts.items()
-                  if part["preflight"]["node_address"] is not None}
+    node_hosts = {part["preflight"][key]: name for name, part in parts.items()
+                  for key in ("node_address", "node_address6") if part["preflight"][key] is not None}
     out = [
         "// The container network as crossnet.routed plans it (filter crossnet.routed.network_diagram).",
         "// Render with: dot -Tsvg -o network.svg network.dot",
@@ -237,8 +253,7 @@ def render(plan, blocks=None, assumed=None, max_items=12, title="crossnet.routed
         shown = pairs[:max_items] if max_items else pairs
         for index, pair in enumerate(shown):
             container_id = "%s_c%d" % (host_id, index)
-            lines = [pair["netns"]] + [address[:-3] if address.endswith("/32") else address
-                                       for address in pair["addresses"]]
+            lines = [pair["netns"]] + [_bare(address) for address in pair["addresses"]]
             lines.append("%s / %s" % (pair["peer_ifname"], pair["host_ifname"]))
             out.append("    %s [shape=box, style=rounded, label=%s];" % (container_id, label(lines)))
             out.append("    %s -> %s [dir=none, color=\"#9e9e9e\"];" % (host_id, container_id))
@@ -255,12 +270,16 @@ def render(plan, blocks=None, assumed=None, max_items=12, title="crossnet.routed
         part = parts[name]
         for peer, kind, dests, via in _edges(name, part, node_hosts):
             directions.setdefault(kind, []).append((name, _text(peer), _limited(dests, max_items, "destinations") + [via]))
+        direct = {peer["host"] for peer in part["preflight"]["peers"]}
         for entry in part["unresolved_peers"]:
             peer = entry["host"]
             dests = plan.routed_networks(peer) if parts[peer]["namespaces"] else []
+            unknown = "node address"
+            if peer in direct:  # only its IPv6 node address is unknown
+                dests, unknown = [dest for dest in dests if ":" in dest], "IPv6 node address"
             directions.setdefault("kept", []).append(
                 (name, peer, ["routes kept as they are"] + _limited(dests, max_items, "destinations")
-                 + ["(node address unknown)"]))
+                 + ["(%s unknown)" % unknown]))
     edges = {}
     for kind, found in directions.items():
         for source, target, lines in found:
@@ -304,7 +323,8 @@ def render(plan, blocks=None, assumed=None, max_items=12, title="crossnet.routed
 
 
 def network_diagram(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None,
-                    assume_ansible_host=True, max_items=12, title="crossnet.routed network plan"):
+                    assume_ansible_host=True, max_items=12, title="crossnet.routed network plan",
+                    gateway6=DEFAULT_GATEWAY6, masquerade6=True):
     if NETADDR_IMPORT_ERROR is not None:
         raise AnsibleFilterError("crossnet.routed.network_diagram needs the Python library netaddr on "
                                  "the controller: %s" % NETADDR_IMPORT_ERROR)
@@ -320,7 +340,9 @@ def network_diagram(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, m
         raise AnsibleFilterError("crossnet.routed.network_diagram: host %s is not in the inventory"
                                  % exc.args[0]) from None
     try:
-        plan, assumed = _plan(variables, bool(assume_ansible_host), gateway, masquerade, masquerade_exclude)
+        options = {"gateway": gateway, "masquerade": masquerade, "masquerade_exclude": masquerade_exclude,
+                   "gateway6": gateway6, "masquerade6": masquerade6}
+        plan, assumed = _plan(variables, bool(assume_ansible_host), options)
     except PlanError as exc:
         raise AnsibleFilterError(str(exc)) from None
     blocks = {name: values["crossnet_container_cidr"] for name, values in variables.items()

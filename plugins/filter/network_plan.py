@@ -17,10 +17,13 @@ description:
   - Validates the whole inventory first and fails listing every problem, each naming the host,
     the container and the offending value, so that no host is changed when any host is wrong.
   - C(crossnet_uplink) defaults to the interface of the host's default IPv4 route,
-    C(crossnet_node_address) to the primary IPv4 address of the uplink, a container's C(mtu) to
-    the uplink's MTU, all taken from the facts.
-  - Routes to another host's containers go to its C(crossnet_container_cidr) when it has one,
-    else to exactly C(netaddr.cidr_merge) of its addresses.
+    C(crossnet_node_address) to the primary IPv4 address of the uplink, C(crossnet_node_address6)
+    to the uplink's first global IPv6 address, a container's C(mtu) to the uplink's MTU, all
+    taken from the facts.
+  - Routes to another host's containers go to its C(crossnet_container_cidr) of that IP version
+    when it has one, else to exactly C(netaddr.cidr_merge) of its addresses; IPv4 via its node
+    address, IPv6 via its IPv6 node address.  IPv6 containers across the VXLAN overlay are
+    refused (not supported yet).
   - With C(crossnet_encapsulation) V(vxlan) or V(cross_subnet) a peer may be reached through a
     VXLAN overlay instead, with routes via the peer's VTEP address on C(crossnet-vxlan) and the
     host's tunnel in the key C(vxlan) (see docs/variables.md and docs/design.md).
@@ -86,6 +89,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store
 from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import host_variables
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     DEFAULT_GATEWAY,
+    DEFAULT_GATEWAY6,
     NETADDR_IMPORT_ERROR,
     PlanError,
     host_network_args,
@@ -109,7 +113,7 @@ def _stored(plan, hosts, started):
 
 
 def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None,
-                 summary=False, store=None):
+                 summary=False, store=None, gateway6=DEFAULT_GATEWAY6, masquerade6=True):
     if NETADDR_IMPORT_ERROR is not None:
         raise AnsibleFilterError("crossnet.routed.network_plan needs the Python library netaddr on "
                                  "the controller: %s" % NETADDR_IMPORT_ERROR)
@@ -128,7 +132,7 @@ def network_plan(hostvars, hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masq
                                      % exc.args[0]) from None
         try:
             plan = plan_network(variables, gateway=gateway, masquerade=masquerade,
-                                masquerade_exclude=masquerade_exclude)
+                                masquerade_exclude=masquerade_exclude, gateway6=gateway6, masquerade6=masquerade6)
         except PlanError as exc:
             raise AnsibleFilterError(str(exc)) from None
         if store is not None:

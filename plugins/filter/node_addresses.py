@@ -12,7 +12,10 @@ version_added: 0.1.0
 short_description: Every host's node address, when the inventory gives them all
 description:
   - Returns a mapping of each host to its node address, in the order of O(hosts), when every host has a valid
-    C(crossnet_node_address) and no host sets a C(crossnet_encapsulation) other than V(none); otherwise V(None).
+    C(crossnet_node_address) and no host sets C(crossnet_encapsulation) V(cross_subnet); otherwise V(None).
+  - When a container of any host has an IPv6 address, each value is C({address, address6, ipv6}) instead
+    (C(crossnet_node_address6), and whether the host has IPv6 containers), and every host needs a valid
+    C(crossnet_node_address6) and C(crossnet_encapsulation) V(none); otherwise V(None).
   - The C(container_network) role computes it once per run and hands it to
     C(crossnet.routed.preflight_input) for each host, so that the preflight input of all hosts
     costs time linear in the number of hosts.
@@ -29,7 +32,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Each host's node address by host, or V(None).
+  description: Each host's node address (or C({address, address6, ipv6})) by host, or V(None).
   type: dict
 """
 

@@ -12,10 +12,12 @@ version_added: 0.1.0
 short_description: A host's preflight input when the inventory alone decides it
 description:
   - Returns what the C(preflight) key of C(crossnet.routed.network_plan) will be for one host
-    (C(uplink), C(node_address), C(peers)), with C(host) added, when the inventory gives that host's
-    C(crossnet_uplink) and every host's C(crossnet_node_address), and no host sets a
-    C(crossnet_encapsulation) other than V(none) (which peers are reached through the overlay
-    may depend on the facts); otherwise V(None).
+    (C(uplink), C(node_address), C(node_address6), C(peers)), with C(host) added, when the
+    inventory gives that host's C(crossnet_uplink) and every host's C(crossnet_node_address), and
+    no host sets a C(crossnet_encapsulation) V(cross_subnet) (which peers are reached through the
+    overlay may depend on the facts); otherwise V(None).
+  - When a container has an IPv6 address, also every host's C(crossnet_node_address6), and no
+    host may set a C(crossnet_encapsulation) other than V(none); otherwise V(None).
   - Reading every host's variables for every host costs time that grows as the square of the
     number of hosts; with O(node_addresses) (what P(crossnet.routed.node_addresses#filter) returned,
     once per run) only this host's variables are read.
@@ -33,6 +35,7 @@ options:
       - The node address of every host in O(hosts) by host, as C(crossnet.routed.node_addresses)
         returns it, or V(None) when that said not every address is given (the result is then
         V(None) too).  Omitted, the filter reads every host's variables itself.
+      - Given, only this host's C(crossnet_uplink) and C(crossnet_encapsulation) are read.
     type: dict
 """
 
@@ -49,7 +52,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C({host, uplink, node_address, peers}) or V(None).
+  description: C({host, uplink, node_address, node_address6, peers}) or V(None).
   type: dict
 """
 
@@ -57,6 +60,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils.inventory import h
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (
     EXPLICIT_VARIABLES,
     NETADDR_IMPORT_ERROR,
+    PREFLIGHT_VARIABLES,
     explicit_preflight,
 )
 
@@ -69,7 +73,10 @@ def preflight_input(hostvars, hosts, host, node_addresses=ALL):
     if node_addresses is not ALL and not node_addresses:
         return None
     try:
-        variables = host_variables(hostvars, hosts if node_addresses is ALL else [host], EXPLICIT_VARIABLES)
+        if node_addresses is ALL:
+            variables = host_variables(hostvars, hosts, EXPLICIT_VARIABLES)
+        else:
+            variables = host_variables(hostvars, [host], PREFLIGHT_VARIABLES)
     except KeyError:
         return None
     wanted = explicit_preflight(variables, host, None if node_addresses is ALL else dict(node_addresses))

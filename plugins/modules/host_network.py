@@ -73,16 +73,33 @@ options:
     default: []
   container_networks:
     description:
-      - Container networks whose traffic is forwarded (as
+      - Container networks of both families whose traffic is forwarded (as
         O(crossnet.routed.forwarding#module:container_networks)).  Without namespaces, the
-        forward chain is removed and ip_forward restored.
+        forward chains are removed and ip_forward (and IPv6 forwarding) restored.
+    type: list
+    elements: str
+    default: []
+  accept_ra_interfaces:
+    description:
+      - Interfaces (the uplink) whose C(accept_ra=1) becomes C(2) while IPv6 forwarding is on,
+        so that a default route learnt from router advertisements survives (as
+        O(crossnet.routed.forwarding#module:accept_ra_interfaces)).
+    type: list
+    elements: str
+    default: []
+  source_check_interfaces:
+    description:
+      - Host ends of the veths of containers with IPv6 addresses, whose IPv6 packets are dropped
+        unless their source is routed back through them (as
+        O(crossnet.routed.forwarding#module:source_check_interfaces)); IPv4 has strict
+        C(rp_filter) on every host end instead.
     type: list
     elements: str
     default: []
   masquerade_sources:
     description:
-      - Sources to masquerade (as O(crossnet.routed.masquerade#module:sources)).  Empty removes
-        the masquerade chain.
+      - Sources of both families to masquerade (as O(crossnet.routed.masquerade#module:sources)).
+        Empty removes the masquerade chains.
     type: list
     elements: str
     default: []
@@ -97,8 +114,9 @@ options:
         module's action plugin reads every host of O(plan.hosts) from C(hostvars) (their
         C(crossnet_*) variables and facts, as the P(crossnet.routed.network_plan#filter) filter
         does) and fills O(namespaces), O(veth_pairs), O(routes), O(routes_keep),
-        O(vxlan_tunnels), O(proxy_arp_interfaces), O(container_networks), O(masquerade_sources) and
-        O(masquerade_exclude) from this host's part, as plain data.
+        O(vxlan_tunnels), O(proxy_arp_interfaces), O(container_networks), O(accept_ra_interfaces),
+        O(source_check_interfaces), O(masquerade_sources) and O(masquerade_exclude) from this
+        host's part, as plain data.
       - This is how the role calls the module.  Templating those lists from a stored plan costs
         Ansible about as long as the module takes to check a thousand containers.
       - Mutually exclusive with the options it fills.  A problem anywhere in the inventory
@@ -124,12 +142,20 @@ options:
         description: The link-local gateway containers route to.
         type: str
         default: 169.254.1.1
+      gateway6:
+        description: The IPv6 link-local gateway containers with IPv6 addresses route to.
+        type: str
+        default: fe80::1
       masquerade:
         description: Whether traffic from containers to outside the container network is NATed.
         type: bool
         default: true
+      masquerade6:
+        description: Whether IPv6 traffic from containers to outside the container network is NATed.
+        type: bool
+        default: true
       masquerade_exclude:
-        description: Extra destinations (IPv4 CIDRs or addresses) never NATed.
+        description: Extra destinations (IPv4 or IPv6 CIDRs or addresses) never NATed.
         type: list
         elements: str
         default: []
@@ -276,7 +302,8 @@ def steps(module):
             ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=[], state="present", purge=True), cm, d)),
             ("vxlan_tunnel", lambda cm, d: vxlan.run(dict(common, tunnels=[], state="present", purge=True), cm, d)),
             ("forwarding", lambda cm, d: forwarding.run(
-                module, dict(common, state="absent", sysctl_file=forwarding.DEFAULT_SYSCTL_FILE), cm, d)),
+                module, dict(common, state="absent", sysctl_file=forwarding.DEFAULT_SYSCTL_FILE, container_networks=[],
+                             accept_ra_interfaces=[], source_check_interfaces=[]), cm, d)),
         ]
     # a container in a runtime's namespace (netns_path) has a pair but no namespace of ours
     containers = bool(p["namespaces"] or p["veth_pairs"])
@@ -284,6 +311,8 @@ def steps(module):
     return [
         ("forwarding", lambda cm, d: forwarding.run(
             module, dict(common, container_networks=networks, sysctl_file=forwarding.DEFAULT_SYSCTL_FILE,
+                         accept_ra_interfaces=p["accept_ra_interfaces"] if containers else [],
+                         source_check_interfaces=p["source_check_interfaces"] if containers else [],
                          state="present" if containers else "absent"), cm, d)),
         ("netns", lambda cm, d: netns.run(netns_params(p), cm, d)),
         ("veth_pair", lambda cm, d: veth.run(dict(common, pairs=p["veth_pairs"], state="present", purge=True),
@@ -306,7 +335,8 @@ def steps(module):
 WHOLE_STATE = {"netns": "namespaces", "veth_pair": "pairs", "host_route": "routes", "proxy_arp": "interfaces",
                "vxlan_tunnel": "tunnels"}
 LIST_OPTIONS = ("namespaces", "veth_pairs", "vxlan_tunnels", "routes", "routes_keep", "proxy_arp_interfaces",
-                "container_networks", "masquerade_sources", "masquerade_exclude")
+                "container_networks", "accept_ra_interfaces", "source_check_interfaces", "masquerade_sources",
+                "masquerade_exclude")
 
 
 def summary(name, result):
@@ -334,6 +364,8 @@ def main():
             routes_keep=dict(type="list", elements="str", default=[]),
             proxy_arp_interfaces=dict(type="list", elements="str", default=[]),
             container_networks=dict(type="list", elements="str", default=[]),
+            accept_ra_interfaces=dict(type="list", elements="str", default=[]),
+            source_check_interfaces=dict(type="list", elements="str", default=[]),
             masquerade_sources=dict(type="list", elements="str", default=[]),
             masquerade_exclude=dict(type="list", elements="str", default=[]),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -348,7 +380,9 @@ def main():
                 hosts=dict(type="list", elements="str"),
                 store=dict(type="str"),
                 gateway=dict(type="str", default="169.254.1.1"),
+                gateway6=dict(type="str", default="fe80::1"),
                 masquerade=dict(type="bool", default=True),
+                masquerade6=dict(type="bool", default=True),
                 masquerade_exclude=dict(type="list", elements="str", default=[]),
             )),
         ),

@@ -25,6 +25,7 @@ else:
 from ansible_collections.crossnet.routed.plugins.module_utils import names
 
 DEFAULT_GATEWAY = "169.254.1.1"
+DEFAULT_GATEWAY6 = "fe80::1"
 DEFAULT_PEER_IFNAME = "eth0"
 CONTAINER_KEYS = frozenset(("name", "addresses", "ifname", "host_ifname", "mtu", "netns_path"))
 MIN_MTU = 68
@@ -55,19 +56,39 @@ class PlanError(Exception):
                          % (len(self.errors), "\n- ".join(self.errors)))
 
 
+IPV6_NOT_SUPPORTED = "is IPv6; IPv6 is not supported yet"
+
+
 def _ipv4_error(text):
     """Return why ``text`` is not a bare dotted-quad IPv4 address, or None."""
     if not isinstance(text, str):
         return "is not a string"
     if ":" in text and netaddr.valid_ipv6(text.split("/")[0]):
-        return "is IPv6; IPv6 is not supported yet"
+        return IPV6_NOT_SUPPORTED
     if not _DOTTED_QUAD.match(text) or not netaddr.valid_ipv4(text, flags=netaddr.INET_PTON):
         return "is not a valid IPv4 address"
     return None
 
 
-def parse_address(text):
-    """A container address: bare IPv4 (``/32`` may be written).  Returns (IPAddress, error)."""
+def _looks_ipv6(text):
+    return isinstance(text, str) and ":" in text
+
+
+def _parse_address6(text):
+    """A bare IPv6 address (``/128`` may be written).  Returns (IPAddress, error)."""
+    bare, slash, prefix = text.partition("/")
+    if not netaddr.valid_ipv6(bare):
+        return None, "is not a valid IPv6 address"
+    if slash and prefix != "128":
+        return None, "must be a single address (bare or /128), not a /%s network" % prefix
+    return netaddr.IPAddress(bare, 6), None
+
+
+def parse_address(text, ipv6=False):
+    """A bare IPv4 address (``/32`` may be written), or with ``ipv6`` also a bare IPv6 address
+    (``/128`` may be written).  Returns (IPAddress, error)."""
+    if ipv6 and _looks_ipv6(text):
+        return _parse_address6(text)
     if isinstance(text, str) and "/" in text:
         bare, prefix = text.split("/", 1)
         error = _ipv4_error(bare)
@@ -84,24 +105,62 @@ def parse_address(text):
     return None, _ipv4_error(text) or "is not a valid IPv4 address"
 
 
-def parse_network(text, bare_is_host=False):
-    """An IPv4 CIDR without host bits.  Returns (IPNetwork, error)."""
+def parse_network(text, bare_is_host=False, ipv6=False):
+    """An IPv4 CIDR without host bits, or with ``ipv6`` also an IPv6 one.  Returns (IPNetwork, error)."""
     if not isinstance(text, str):
         return None, "is not a string"
     bare, slash, prefix = text.partition("/")
-    error = _ipv4_error(bare)
+    if ipv6 and ":" in bare:
+        error, width, example = None if netaddr.valid_ipv6(bare) else "is not a valid IPv6 address", 128, 64
+    else:
+        error, width, example = _ipv4_error(bare), 32, 24
     if error:
         return None, error
     if not slash:
         if not bare_is_host:
-            return None, "needs a prefix length (for example %s/24)" % bare
-        prefix = "32"
-    if not prefix.isdigit() or int(prefix) > 32:
+            return None, "needs a prefix length (for example %s/%d)" % (bare, example)
+        prefix = str(width)
+    if not prefix.isdigit() or int(prefix) > width:
         return None, "has an invalid prefix length"
     network = netaddr.IPNetwork("%s/%s" % (bare, int(prefix)))
     if network.ip != network.network:
         return None, "has host bits set (the network is %s)" % network.cidr
     return network, None
+
+
+def _unusable_ranges(*entries):
+    """((first, last, why), ...) of the networks (CIDR, why) no container address may be in."""
+    return tuple((network.first, network.last, why)
+                 for network, why in ((netaddr.IPNetwork(cidr), why) for cidr, why in entries))
+
+
+if NETADDR_IMPORT_ERROR is None:
+    # Compared as integers: netaddr's is_multicast() and the like cost more than the rest of
+    # reading an address (a hundred thousand containers).
+    _UNUSABLE = {
+        4: _unusable_ranges(("0.0.0.0/32", "is the unspecified address"),
+                            ("127.0.0.0/8", "is a loopback address"),
+                            ("224.0.0.0/4", "is a multicast address")),
+        6: _unusable_ranges(("::/128", "is the unspecified address"),
+                            ("::1/128", "is a loopback address"),
+                            ("::ffff:0:0/96", "is an IPv4-mapped address"),
+                            ("fe80::/10", "is a link-local address (fe80::/10)"),
+                            ("ff00::/8", "is a multicast address")),
+    }
+
+
+def _unusable_error(address):
+    """Why ``address`` can be no container's (nor node's IPv6) address, or None."""
+    value = address.value
+    for first, last, why in _UNUSABLE[address.version]:
+        if first <= value <= last:
+            return why
+    return None
+
+
+def _ipv6_elsewhere(error, variable):
+    """An IPv4-only variable given an IPv6 address: say where that one goes."""
+    return "is IPv6: set it as %s" % variable if error == IPV6_NOT_SUPPORTED else error
 
 
 def _ifname_error(name):
@@ -157,6 +216,16 @@ def _uplink_networks(uplink_facts):
     return networks
 
 
+def _global_ipv6(uplink_facts):
+    """The first global IPv6 address of the uplink according to the facts (setup's ``ipv6``
+    list of {address, prefix, scope}), or None."""
+    entries = uplink_facts.get("ipv6")
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict) and entry.get("scope") == "global" and isinstance(entry.get("address"), str):
+            return entry["address"]
+    return None
+
+
 class _Host:
     """One host's validated settings."""
 
@@ -169,11 +238,17 @@ class _Host:
         # peer whose own uplink network holds it routes through it.
         self.node_source = None
         self.unresolved = None
+        self.has_facts = False
+        self.node_address6 = None
+        self.node6_source = None  # "crossnet_node_address6" or "facts" (even when not valid)
         self.uplink_networks = []
         self.mtu = None
-        self.block = None
+        self.block = None  # the IPv4 crossnet_container_cidr
+        self.block6 = None  # the IPv6 one
         self.containers = []
-        self.merged = None  # _merged()
+        self.ipv6 = False  # whether a container has an IPv6 address
+        self.merged = None  # _merged(): the IPv4 addresses
+        self.merged6 = None  # _merged6()
         self.routes_toward = {}  # _routes_toward(): uplink name -> routes to these containers
         self._preflight_entry = None
         # The overlay (see _plan_overlay).  rank: the index of encapsulation in ENCAPSULATIONS.
@@ -196,8 +271,17 @@ class _Host:
     def preflight_entry(self):
         """How the other hosts' preflight names this one (made once, shared by their plans)."""
         if self._preflight_entry is None:
-            self._preflight_entry = {"host": self.name, "address": str(self.node_address), "overlay": False}
+            self._preflight_entry = {"host": self.name, "address": str(self.node_address), "overlay": False,
+                                     "address6": self.routed_address6}
         return self._preflight_entry
+
+    @property
+    def routed_address6(self):
+        """The next hop of the routes to this host's IPv6 containers (None: it has none, or the
+        address is unknown)."""
+        if not self.ipv6 or self.node_address6 is None:
+            return None
+        return str(self.node_address6)
 
     @property
     def overlay_entries(self):
@@ -209,21 +293,23 @@ class _Host:
             routes.extend({"dest": dest, "gateway": vtep, "dev": VXLAN_DEVICE, "onlink": True}
                           for dest in _peer_networks(self))
             self._overlay_entries = (
-                {"host": self.name, "address": node, "overlay": True},
+                {"host": self.name, "address": node, "overlay": True, "address6": None},
                 {"host": self.name, "address": vtep, "mac": vtep_mac(self.vtep), "remote": node},
                 routes)
         return self._overlay_entries
 
 
 class _Container:
-    def __init__(self, name, ifname, host_ifname, addresses, mtu, explicit_mtu=False, netns_path=None):
+    def __init__(self, name, ifname, host_ifname, addresses4, addresses6, mtu, explicit_mtu=False,
+                 netns_path=None):
         self.name = name
         # a namespace a container runtime made (its file), wired but never created or removed;
         # None: the collection's own namespace /run/netns/<name>
         self.netns_path = netns_path
         self.ifname = ifname
         self.host_ifname = host_ifname
-        self.addresses = addresses
+        self.addresses4, self.addresses6 = addresses4, addresses6
+        self.addresses = addresses4 + addresses6 if addresses6 else addresses4  # IPv4's first
         self.mtu = mtu
         self.explicit_mtu = explicit_mtu  # the inventory gives it (else the uplink's or the overlay's)
 
@@ -234,7 +320,7 @@ def _read_host(name, variables, errors):
     facts = variables.get("ansible_facts") or {}
     # No network facts: the host was unreachable when the play started (or facts were not
     # gathered).  What would come from them is then unknown, not wrong: see _resolve_guesses.
-    has_facts = "interfaces" in facts
+    has_facts = host.has_facts = "interfaces" in facts
 
     uplink = variables.get("crossnet_uplink")
     if uplink is None:
@@ -267,16 +353,16 @@ def _read_host(name, variables, errors):
     if node_address:
         host.node_address, error = parse_address(node_address)
         if error:
-            errors.append("host %s: crossnet_node_address %r %s" % (name, node_address, error))
+            errors.append("host %s: crossnet_node_address %r %s"
+                          % (name, node_address, _ipv6_elsewhere(error, "crossnet_node_address6")))
+    _read_node_address6(host, variables, uplink_facts, errors)
 
     if uplink_facts.get("mtu") is not None:
         host.mtu = _mtu(uplink_facts["mtu"])[0]
 
-    block = variables.get("crossnet_container_cidr")
-    if block is not None:
-        host.block, error = parse_network(block)
-        if error:
-            errors.append("host %s: crossnet_container_cidr %r %s" % (name, block, error))
+    blocks = variables.get("crossnet_container_cidr")
+    if blocks is not None:
+        _read_blocks(host, blocks, errors)
 
     _read_overlay(host, variables, errors)
 
@@ -298,6 +384,8 @@ def _read_host(name, variables, errors):
             continue
         seen[container.name] = index
         host.containers.append(container)
+        if container.addresses6:
+            host.ipv6 = True
 
     _check_netns_paths(host, errors)
     by_ifname = {}
@@ -310,6 +398,43 @@ def _read_host(name, variables, errors):
             errors.append("host %s: containers %r and %r both use host_ifname %r"
                           % (name, other, container.name, container.host_ifname))
     return host
+
+
+def _read_node_address6(host, variables, uplink_facts, errors):
+    """crossnet_node_address6, else the uplink's first global IPv6 address (facts).  Whether a
+    missing one is a problem depends on the other hosts: see _check_node_addresses6."""
+    text, source = variables.get("crossnet_node_address6"), "crossnet_node_address6"
+    if text is None:
+        text, source = _global_ipv6(uplink_facts), "facts"
+        if text is None:
+            return
+    host.node6_source = source
+    address, error = _parse_address6(text) if _looks_ipv6(text) else (None, "is not an IPv6 address")
+    if error is None:
+        error = _unusable_error(address)
+    if error is None:
+        host.node_address6 = address
+    elif source == "facts":
+        errors.append("host %s: the IPv6 address %r of uplink %s (facts) %s; set crossnet_node_address6"
+                      % (host.name, text, host.uplink, error))
+    else:
+        errors.append("host %s: crossnet_node_address6 %r %s" % (host.name, text, error))
+
+
+def _read_blocks(host, value, errors):
+    """crossnet_container_cidr: one CIDR, or a list of at most one per family."""
+    for text in value if isinstance(value, list) else [value]:
+        network, error = parse_network(text, ipv6=True)
+        if error:
+            errors.append("host %s: crossnet_container_cidr %r %s" % (host.name, text, error))
+            continue
+        attribute = "block" if network.version == 4 else "block6"
+        other = getattr(host, attribute)
+        if other is not None:
+            errors.append("host %s: crossnet_container_cidr has two IPv%d blocks, %s and %s; give at most one "
+                          "per family" % (host.name, network.version, other, network))
+            continue
+        setattr(host, attribute, network)
 
 
 def _check_netns_paths(host, errors):
@@ -432,16 +557,21 @@ def _read_container(host, index, item, errors):
             errors.append("%s: netns_path %r %s" % (where, netns_path, error))
             ok = False
 
-    addresses = []
+    addresses4, addresses6 = [], []
     raw = item.get("addresses", [])
     if not isinstance(raw, list) or not raw:
         if "addresses" in item:
-            errors.append("%s: addresses must be a non-empty list of IPv4 addresses, got %r"
+            errors.append("%s: addresses must be a non-empty list of IPv4 or IPv6 addresses, got %r"
                           % (where, raw))
         ok = False
     else:
         for text in raw:
-            address, error = parse_address(text)
+            if isinstance(text, str) and ":" in text:
+                (address, error), addresses = _parse_address6(text), addresses6
+            else:
+                (address, error), addresses = parse_address(text), addresses4
+            if error is None:
+                error = _unusable_error(address)
             if error:
                 errors.append("%s: address %r %s" % (where, text, error))
                 ok = False
@@ -449,25 +579,36 @@ def _read_container(host, index, item, errors):
                 addresses.append(address)
     if not ok:
         return None
-    return _Container(name, ifname, host_ifname, addresses, mtu, explicit_mtu, netns_path)
+    return _Container(name, ifname, host_ifname, addresses4, addresses6, mtu, explicit_mtu, netns_path)
 
 
 class _Blocks:
-    """Every host's crossnet_container_cidr, indexed for "which blocks hold this address".
+    """Every host's crossnet_container_cidr of one IP version, indexed for "which blocks hold
+    this address".
 
     CIDR blocks either nest or are disjoint, so the blocks holding an address are found by
     looking its network up at each prefix length in use: no scan over the hosts.
     """
 
-    def __init__(self, hosts):
-        self.hosts = [host for host in hosts if host.block is not None]
+    def __init__(self, hosts, version=4):
+        self.version = version
+        self.hosts = [host for host in hosts if self.block(host) is not None]
         self.order = {id(host): index for index, host in enumerate(self.hosts)}
         self._by_network = {}
         for host in self.hosts:
-            self._by_network.setdefault((host.block.prefixlen, host.block.first), []).append(host)
-        self._masks = sorted({(prefixlen, (0xFFFFFFFF << (32 - prefixlen)) & 0xFFFFFFFF)
+            block = self.block(host)
+            self._by_network.setdefault((block.prefixlen, block.first), []).append(host)
+        width = 32 if version == 4 else 128
+        full = (1 << width) - 1
+        self._masks = sorted({(prefixlen, (full << (width - prefixlen)) & full)
                               for prefixlen, dummy in self._by_network})
+        # What each block holds that it must not, found by _check_topology: node addresses,
+        # container addresses.
+        self.held = {id(host): ([], []) for host in self.hosts}
         self.nodes, self.addresses = {}, {}  # filled by _check_topology
+
+    def block(self, host):
+        return host.block if self.version == 4 else host.block6
 
     def holding(self, address):
         """The hosts whose block holds ``address`` (an IPAddress), in inventory order."""
@@ -481,11 +622,12 @@ class _Blocks:
 
     def overlapping_pairs(self):
         """Every (earlier, later) pair of hosts, in inventory order, whose blocks overlap."""
-        ordered = sorted(self.hosts, key=lambda host: (host.block.first, host.block.prefixlen,
+        block = self.block
+        ordered = sorted(self.hosts, key=lambda host: (block(host).first, block(host).prefixlen,
                                                        self.order[id(host)]))
         pairs, enclosing = [], []
         for host in ordered:
-            while enclosing and enclosing[-1].block.last < host.block.first:
+            while enclosing and block(enclosing[-1]).last < block(host).first:
                 enclosing.pop()
             # Sorted by first address, widest first: every block still open holds this one.
             for other in enclosing:
@@ -495,27 +637,17 @@ class _Blocks:
         return pairs
 
 
-def _check_topology(hosts, gateway, errors):
-    """Checks across hosts: unique addresses, blocks, node addresses, the gateway.
+def _check_topology(hosts, gateway, errors, gateway6=None):
+    """Checks across hosts: unique addresses, blocks, node addresses, the gateways.
 
-    One pass over the containers and an index of the blocks; the problems are reported in the
-    order of the inventory, each block's after the per-address ones.
+    One pass over the containers and an index of the blocks of each IP version; the problems are
+    reported in the order of the inventory, the blocks' after the per-address ones (IPv4's, then
+    IPv6's).
     """
-    nodes = {}
-    for host in hosts:
-        if host.node_address is None or host.guessed:
-            continue
-        if host.node_address == gateway:
-            errors.append("host %s: crossnet_node_address %s is the containers' gateway "
-                          "(crossnet_gateway)" % (host.name, host.node_address))
-        other = nodes.setdefault(host.node_address, host.name)
-        if other != host.name:
-            errors.append("host %s: crossnet_node_address %s is also the node address of host %s"
-                          % (host.name, host.node_address, other))
-
-    blocks = _Blocks(hosts)
-    # What each block holds that it must not, in the order the checks below find it.
-    held = {id(host): ([], []) for host in blocks.hosts}  # node addresses, container addresses
+    nodes = _node_owners(hosts, gateway, errors)
+    nodes6 = _node6_owners(hosts, errors)
+    blocks, blocks6 = _Blocks(hosts), _Blocks(hosts, 6)
+    by_version = {4: (blocks, nodes), 6: (blocks6, nodes6)}
     owners = {}
     for host in hosts:
         for container in host.containers:
@@ -530,40 +662,101 @@ def _check_topology(hosts, gateway, errors):
                                   % (where, owner[0], owner[1]))
                     continue
                 owners[address] = (host.name, container.name)
+                index, node_owners = by_version[address.version]
                 if address == gateway:
                     errors.append("%s is the containers' gateway (crossnet_gateway)" % where)
-                if address in nodes:
-                    errors.append("%s is the node address of host %s" % (where, nodes[address]))
-                if host.block is not None and address not in host.block:
+                if address in node_owners:
+                    errors.append("%s is the node address of host %s" % (where, node_owners[address]))
+                block = index.block(host)
+                if block is not None and address not in block:
                     errors.append("%s is outside the host's crossnet_container_cidr %s"
-                                  % (where, host.block))
-                for block_host in blocks.holding(address):
+                                  % (where, block))
+                for block_host in index.holding(address):
                     if block_host.name != host.name:
-                        held[id(block_host)][1].append(
+                        index.held[id(block_host)][1].append(
                             "host %s: crossnet_container_cidr %s holds address %s of host %s "
-                            "container %r" % (block_host.name, block_host.block, address, host.name,
+                            "container %r" % (block_host.name, index.block(block_host), address, host.name,
                                               container.name))
+    _check_blocks(blocks, nodes, gateway, errors)
+    _check_blocks(blocks6, nodes6, gateway6, errors)
+    # For the overlay's checks (_plan_overlay): who has which node and container address.
+    blocks.nodes, blocks.addresses = nodes, owners
+    return blocks
+
+
+def _node_owners(hosts, gateway, errors):
+    """{IPv4 node address: host name} of the hosts whose node address is known, not guessed."""
+    nodes = {}
+    for host in hosts:
+        if host.node_address is None or host.guessed:
+            continue
+        if host.node_address == gateway:
+            errors.append("host %s: crossnet_node_address %s is the containers' gateway "
+                          "(crossnet_gateway)" % (host.name, host.node_address))
+        other = nodes.setdefault(host.node_address, host.name)
+        if other != host.name:
+            errors.append("host %s: crossnet_node_address %s is also the node address of host %s"
+                          % (host.name, host.node_address, other))
+    return nodes
+
+
+def _node6_owners(hosts, errors):
+    """{IPv6 node address: host name}."""
+    nodes6 = {}
+    for host in hosts:
+        if host.node_address6 is None:
+            continue
+        other = nodes6.setdefault(host.node_address6, host.name)
+        if other != host.name:
+            errors.append("host %s: %s is also the IPv6 node address of host %s"
+                          % (host.name, _node6_text(host), other))
+    return nodes6
+
+
+def _node6_text(host):
+    if host.node6_source == "facts":
+        return "IPv6 node address %s (the facts of uplink %s)" % (host.node_address6, host.uplink)
+    return "crossnet_node_address6 %s" % host.node_address6
+
+
+def _check_blocks(blocks, nodes, gateway, errors):
+    """The blocks of one IP version: overlaps, and the node addresses and gateway they hold
+    (the container addresses they hold are in ``blocks.held`` already)."""
     for node, node_host in nodes.items():
         for block_host in blocks.holding(node):
-            held[id(block_host)][0].append(
+            blocks.held[id(block_host)][0].append(
                 "host %s: crossnet_container_cidr %s holds the node address %s of host %s"
-                % (block_host.name, block_host.block, node, node_host))
-
+                % (block_host.name, blocks.block(block_host), node, node_host))
     overlaps = {id(host): [] for host in blocks.hosts}
     for host, other in blocks.overlapping_pairs():
         overlaps[id(host)].append(
             "host %s: crossnet_container_cidr %s overlaps crossnet_container_cidr %s of host %s"
-            % (host.name, host.block, other.block, other.name))
+            % (host.name, blocks.block(host), blocks.block(other), other.name))
     for host in blocks.hosts:
+        block = blocks.block(host)
         errors.extend(overlaps[id(host)])
-        if gateway is not None and gateway in host.block:
+        if gateway is not None and gateway in block:
             errors.append("host %s: crossnet_container_cidr %s holds the containers' gateway %s"
-                          % (host.name, host.block, gateway))
-        for found in held[id(host)]:
+                          % (host.name, block, gateway))
+        for found in blocks.held[id(host)]:
             errors.extend(found)
-    # For the overlay's checks (_plan_overlay): who has which node and container address.
-    blocks.nodes, blocks.addresses = nodes, owners
-    return blocks
+
+
+def _check_node_addresses6(hosts, errors):
+    """When any host has IPv6 containers every host needs an IPv6 node address, except one
+    without facts (unreachable: the others keep their routes toward its IPv6 containers)."""
+    first = next((host for host in hosts if host.ipv6), None)
+    if first is None:
+        return
+    for host in hosts:
+        if host.node6_source is not None or not host.has_facts:
+            continue
+        if host.ipv6:
+            what = "has IPv6 containers but"
+        else:
+            what = "peer %s has IPv6 containers but host %s has" % (first.name, host.name)
+        errors.append("host %s: %s no IPv6 node address: set crossnet_node_address6 or give %s a global "
+                      "IPv6 address" % (host.name, what, "uplink %s" % host.uplink if host.uplink else "its uplink"))
 
 
 def _resolve_guesses(hosts, gateway, blocks):
@@ -655,6 +848,7 @@ def _plan_overlay(hosts, gateway, blocks, errors):
     overlay = [host for host in hosts if host.overlay]
     if not overlay:
         return
+    _refuse_ipv6_overlay(hosts, overlay, errors)
     for key, attribute in (("crossnet_vxlan_vni", "vni"), ("crossnet_vxlan_port", "port")):
         first = overlay[0]
         for host in overlay[1:]:
@@ -678,6 +872,21 @@ def _plan_overlay(hosts, gateway, blocks, errors):
                 errors.append("host %s: container %r: mtu %d is above the overlay's MTU %d (uplink MTU "
                               "%d - %d for VXLAN); lower it or leave it unset"
                               % (host.name, container.name, container.mtu, mtu, uplink_mtu, VXLAN_OVERHEAD))
+
+
+def _refuse_ipv6_overlay(hosts, overlay, errors):
+    """IPv6 containers are not routed through the overlay (yet): refuse a host of ``overlay``
+    that reaches a peer through it when either of them has IPv6 containers."""
+    with_ipv6 = [host for host in hosts if host.ipv6]
+    if not with_ipv6:
+        return
+    for host in overlay:
+        # A host in vxlan mode reaches the first candidate through the overlay already.
+        candidates = hosts if host.ipv6 else with_ipv6
+        peer = next((peer for peer in candidates if peer is not host and _overlay_pair(host, peer)), None)
+        if peer is not None:
+            errors.append("host %s: IPv6 containers across the VXLAN overlay (peer %s) are not supported yet"
+                          % (host.name, peer.name))
 
 
 def _refuse_plain_peer(host, reached, errors):
@@ -763,22 +972,33 @@ def _cidrs(networks):
     return [str(network) for network in netaddr.cidr_merge(networks)]
 
 
-def _addresses(host):
-    return [address for container in host.containers for address in container.addresses]
-
-
 def _merged(host):
-    """``host``'s container addresses merged into CIDRs (computed once per host)."""
+    """``host``'s IPv4 container addresses merged into CIDRs (computed once per host)."""
     if host.merged is None:
-        host.merged = _cidrs(_addresses(host))
+        host.merged = _cidrs([address for container in host.containers for address in container.addresses4])
     return host.merged
 
 
+def _merged6(host):
+    """``host``'s IPv6 container addresses merged into CIDRs (computed once per host)."""
+    if host.merged6 is None:
+        host.merged6 = _cidrs([address for container in host.containers for address in container.addresses6]
+                              if host.ipv6 else [])
+    return host.merged6
+
+
 def _peer_networks(host):
-    """What the other hosts route to ``host``: its block, else exactly its addresses merged."""
+    """What the other hosts route to ``host`` over IPv4: its block, else exactly its addresses merged."""
     if host.block is not None:
         return [str(host.block)]
     return _merged(host)
+
+
+def _peer_networks6(host):
+    """The same over IPv6 (only routed when ``host`` has IPv6 containers)."""
+    if host.block6 is not None:
+        return [str(host.block6)]
+    return _merged6(host)
 
 
 def _routes_toward(peer, uplink):
@@ -790,9 +1010,11 @@ def _routes_toward(peer, uplink):
     """
     routes = peer.routes_toward.get(uplink)
     if routes is None:
-        address = peer.preflight_entry["address"]
+        address, address6 = peer.preflight_entry["address"], peer.preflight_entry["address6"]
         routes = peer.routes_toward[uplink] = [{"dest": dest, "gateway": address, "dev": uplink}
                                                for dest in _peer_networks(peer)]
+        if address6 is not None:
+            routes.extend({"dest": dest, "gateway": address6, "dev": uplink} for dest in _peer_networks6(peer))
     return routes
 
 
@@ -811,6 +1033,8 @@ def _peer_parts(host, hosts):
             unresolved.append({"host": peer.name, "reason": _unresolved_reason(host, peer)})
             if peer.containers:
                 keep.extend(_peer_networks(peer))
+            if peer.ipv6:
+                keep.extend(_peer_networks6(peer))
             if via_overlay and peer.vtep is not None:
                 keep.append("%s/32" % peer.vtep)
             continue
@@ -823,6 +1047,10 @@ def _peer_parts(host, hosts):
         peers.append(peer.preflight_entry)
         if peer.containers:
             routes.extend(_routes_toward(peer, host.uplink))
+        if peer.ipv6 and peer.node_address6 is None:
+            # Known over IPv4 but not over IPv6 (no facts, no crossnet_node_address6).
+            unresolved.append({"host": peer.name, "reason": UNRESOLVED6})
+            keep.extend(_peer_networks6(peer))
     return peers, routes, keep, unresolved, tunnel
 
 
@@ -869,16 +1097,26 @@ class _EveryOverlayPeer:
                 self.tunnel[:index] + self.tunnel[index + 1:])
 
 
-def _host_plan(host, peer_parts, gateway, masquerade, container_network):
-    namespaces, veth_pairs, routes, proxy_arp = [], [], [], []
-    gateway = str(gateway)
+def _host_plan(host, peer_parts, plan):
+    namespaces, veth_pairs, routes, proxy_arp, source_check = [], [], [], [], []
     for container in host.containers:
+        host_ifname = container.host_ifname
+        addresses = ["%s/32" % address for address in container.addresses4]
+        for dest in addresses:
+            routes.append({"dest": dest, "dev": host_ifname, "scope": "link"})
+        if container.addresses6:
+            addresses6 = ["%s/128" % address for address in container.addresses6]
+            for dest in addresses6:
+                routes.append({"dest": dest, "dev": host_ifname})  # (IPv6 routes have no scope)
+            addresses += addresses6
+            source_check.append(host_ifname)
         pair = {
             "netns": container.name,
-            "host_ifname": container.host_ifname,
+            "host_ifname": host_ifname,
             "peer_ifname": container.ifname,
-            "addresses": ["%s/32" % address for address in container.addresses],
-            "gateway": gateway,
+            "addresses": addresses,
+            "gateway": plan.gateway if container.addresses4 else None,
+            "gateway6": plan.gateway6 if container.addresses6 else None,
         }
         if container.netns_path is None:
             namespaces.append(container.name)
@@ -887,10 +1125,7 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
         if container.mtu is not None:
             pair["mtu"] = container.mtu
         veth_pairs.append(pair)  # veth_pair also installs the container's routes via the gateway
-        proxy_arp.append(container.host_ifname)
-    for pair in veth_pairs:
-        for dest in pair["addresses"]:
-            routes.append({"dest": dest, "dev": pair["host_ifname"], "scope": "link"})
+        proxy_arp.append(host_ifname)
     peers, peer_routes, keep, unresolved, tunnel_peers = peer_parts
     routes.extend(peer_routes)
     vxlan = None
@@ -900,17 +1135,24 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
                  "address": str(host.vtep), "mac": vtep_mac(host.vtep), "mtu": host.overlay_mtu,
                  "peers": tunnel_peers}
 
-    own = _merged(host)
+    own, own6 = _merged(host), _merged6(host)
+    sources = (own if plan.masquerade else []) + (own6 if plan.masquerade6 else [])
     return {
         "namespaces": namespaces,
         "veth_pairs": veth_pairs,
         "routes": routes,
         "proxy_arp_interfaces": proxy_arp,
-        "masquerade": {"sources": list(own) if masquerade else [], "exclude": container_network},
-        "forwarding": {"container_networks": list(own)},
+        "masquerade": {"sources": sources, "exclude": plan.container_network},
+        "forwarding": {
+            "container_networks": own + own6,
+            # IPv6 forwarding makes the kernel ignore router advertisements where accept_ra is 1.
+            "accept_ra_interfaces": [host.uplink] if host.ipv6 and host.uplink else [],
+            "source_check_interfaces": source_check,
+        },
         "preflight": {
             "uplink": host.uplink,
             "node_address": None if host.node_address is None else str(host.node_address),
+            "node_address6": str(host.node_address6) if plan.ipv6 and host.node_address6 is not None else None,
             "peers": peers,
         },
         "routes_keep": keep,
@@ -920,6 +1162,10 @@ def _host_plan(host, peer_parts, gateway, masquerade, container_network):
     }
 
 
+UNRESOLVED6 = ("its IPv6 node address is unknown (crossnet_node_address6 is not set and the host has no facts): "
+               "only the routes toward its IPv6 containers are kept")
+
+
 def _unresolved_reason(host, peer):
     if peer.node_address is None:
         return peer.unresolved
@@ -927,8 +1173,27 @@ def _unresolved_reason(host, peer):
             % (peer.unresolved, peer.node_address, host.name, host.uplink))
 
 
-# What explicit_preflight reads.
-EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address", "crossnet_encapsulation")
+# What explicit_node_addresses reads of every host.
+EXPLICIT_VARIABLES = ("crossnet_uplink", "crossnet_node_address", "crossnet_node_address6", "crossnet_encapsulation",
+                      "crossnet_containers")
+# What explicit_preflight reads of its own host when it is given the node addresses.
+PREFLIGHT_VARIABLES = ("crossnet_uplink", "crossnet_encapsulation")
+
+
+def _lists_ipv6(containers):
+    """Whether crossnet_containers gives a container an IPv6 address (by its spelling: the plan
+    validates it), or None when it is malformed."""
+    if containers is None:
+        return False
+    if not isinstance(containers, list):
+        return None
+    for item in containers:
+        addresses = item.get("addresses") if isinstance(item, dict) else None
+        if not isinstance(addresses, list):
+            return None
+        if any(_looks_ipv6(text) for text in addresses):
+            return True
+    return False
 
 
 def explicit_node_addresses(hosts):
@@ -936,27 +1201,56 @@ def explicit_node_addresses(hosts):
     order) gives a valid ``crossnet_node_address`` and no host has crossnet_encapsulation
     cross_subnet, else None.  (In cross_subnet mode which peers are reached through the overlay,
     and so how the preflight checks them, depends on the facts: the preflight then waits for
-    the plan.)"""
-    addresses = {}
+    the plan.)
+
+    When a container has an IPv6 address every host needs an IPv6 node address: then each value
+    is ``{address, address6, ipv6}`` (``crossnet_node_address6``, and whether the host has IPv6
+    containers), and every host must give a valid crossnet_node_address6 and reach its peers
+    directly (the plan refuses IPv6 across the overlay), else the result is None.
+    """
+    addresses, with_ipv6 = {}, set()
     for host, variables in hosts.items():
-        if isinstance(variables, dict) and variables.get("crossnet_encapsulation") == "cross_subnet":
+        if not isinstance(variables, dict) or variables.get("crossnet_encapsulation") == "cross_subnet":
             return None
-        text = variables.get("crossnet_node_address") if isinstance(variables, dict) else None
+        text = variables.get("crossnet_node_address")
         address, error = parse_address(text) if isinstance(text, str) else (None, "missing")
-        if error:
+        ipv6 = _lists_ipv6(variables.get("crossnet_containers"))
+        if error or ipv6 is None:
             return None
         addresses[host] = str(address)
-    return addresses
+        if ipv6:
+            with_ipv6.add(host)
+    if not with_ipv6:
+        return addresses
+    both = {}
+    for host, address in addresses.items():
+        variables = hosts[host]
+        text = variables.get("crossnet_node_address6")
+        if not _looks_ipv6(text) or variables.get("crossnet_encapsulation") not in (None, "none"):
+            return None
+        address6, error = _parse_address6(text)
+        if error or _unusable_error(address6):
+            return None
+        both[host] = {"address": address, "address6": str(address6), "ipv6": host in with_ipv6}
+    return both
+
+
+def _explicit_entry(value):
+    """(address, address6, ipv6) of a value of explicit_node_addresses()."""
+    if isinstance(value, str):
+        return value, None, False
+    return value["address"], value["address6"], value["ipv6"]
 
 
 def explicit_preflight(hosts, name, node_addresses=None):
     """The plan's ``preflight`` for host ``name`` when the inventory alone decides it, else None.
 
     That is when ``name`` has ``crossnet_uplink`` and every host a valid
-    ``crossnet_node_address``: the role then checks it while it gathers the facts, one task
+    ``crossnet_node_address`` (and, when a container has an IPv6 address, a valid
+    ``crossnet_node_address6``): the role then checks it while it gathers the facts, one task
     earlier and one task fewer.  ``hosts`` as for network_plan, in the same order;
     ``node_addresses``, what explicit_node_addresses() returned for all of them, saves reading
-    every host's variables again (then ``hosts`` needs only ``name``).
+    every host's variables again (then ``hosts`` needs only ``name``'s PREFLIGHT_VARIABLES).
     """
     uplink = (hosts.get(name) or {}).get("crossnet_uplink")
     if not isinstance(uplink, str) or not uplink:
@@ -967,9 +1261,14 @@ def explicit_preflight(hosts, name, node_addresses=None):
     # A host in vxlan mode reaches every peer through the overlay; one in mode none, every peer
     # directly (a peer in vxlan mode would need the overlay to it: the plan refuses that).
     overlay = hosts[name].get("crossnet_encapsulation") == "vxlan"
-    return {"uplink": uplink, "node_address": addresses[name],
-            "peers": [{"host": host, "address": address, "overlay": overlay}
-                      for host, address in addresses.items() if host != name]}
+    node_address, node_address6, dummy = _explicit_entry(addresses[name])
+    peers = []
+    for host, value in addresses.items():
+        if host != name:
+            address, address6, ipv6 = _explicit_entry(value)
+            peers.append({"host": host, "address": address, "overlay": overlay,
+                          "address6": address6 if ipv6 else None})
+    return {"uplink": uplink, "node_address": node_address, "node_address6": node_address6, "peers": peers}
 
 
 class Plan:
@@ -980,16 +1279,19 @@ class Plan:
     so a caller that needs only some hosts' parts (a ``--limit`` run) builds only those.
     """
 
-    def __init__(self, hosts, gateway_address, masquerade, container_network):
+    def __init__(self, hosts, gateway_address, masquerade, container_network, gateway6_address=None,
+                 masquerade6=True):
         self._hosts = hosts
         self._by_name = {host.name: host for host in hosts}
-        self._gateway = gateway_address
-        self._masquerade = masquerade
+        self.gateway = str(gateway_address)
+        self.gateway6 = str(gateway6_address or DEFAULT_GATEWAY6)
+        self.masquerade, self.masquerade6 = masquerade, masquerade6
         self.container_network = container_network
+        self.ipv6 = any(host.ipv6 for host in hosts)  # every host then needs an IPv6 node address
         self._every_peer = {}  # uplink name -> _EveryPeer
         self._every_overlay_peer = None
         self._every_node_known = all(host.node_address is not None and not host.guessed
-                                     for host in hosts)
+                                     and (host.node_address6 is not None or not host.ipv6) for host in hosts)
 
     @property
     def names(self):
@@ -1001,8 +1303,11 @@ class Plan:
 
     def routed_networks(self, name):
         """What the other hosts route to host ``name``'s containers (its block, or its addresses
-        merged), via its node address."""
-        return _peer_networks(self._by_name[name])
+        merged), via its node address: IPv4's, then IPv6's when it has IPv6 containers."""
+        host = self._by_name[name]
+        if host.ipv6:
+            return _peer_networks(host) + _peer_networks6(host)
+        return _peer_networks(host)
 
     def vteps(self):
         """``{host: {address, mac}}`` of the hosts that reach a peer through the overlay."""
@@ -1028,7 +1333,7 @@ class Plan:
             peer_parts = every.without(host)
         else:
             peer_parts = _peer_parts(host, self._hosts)
-        return _host_plan(host, peer_parts, self._gateway, self._masquerade, self.container_network)
+        return _host_plan(host, peer_parts, self)
 
 
 @contextlib.contextmanager
@@ -1049,13 +1354,15 @@ def without_cyclic_gc():
 
 
 @without_cyclic_gc()
-def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
+def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None,
+                 gateway6=DEFAULT_GATEWAY6, masquerade6=True):
     """Validate the container network of every host and return its ``Plan``.
 
     ``hosts`` maps each inventory hostname to its variables: ``crossnet_containers``,
-    ``crossnet_uplink``, ``crossnet_node_address``, ``crossnet_container_cidr``, the overlay's
-    ``crossnet_encapsulation``, ``crossnet_vxlan_vni``, ``crossnet_vxlan_port``,
-    ``crossnet_vtep_address``, ``crossnet_vtep_cidr`` (all optional) and ``ansible_facts``.  Raises ``PlanError`` naming every problem when the inventory is not
+    ``crossnet_uplink``, ``crossnet_node_address``, ``crossnet_node_address6``,
+    ``crossnet_container_cidr``, the overlay's ``crossnet_encapsulation``, ``crossnet_vxlan_vni``,
+    ``crossnet_vxlan_port``, ``crossnet_vtep_address``, ``crossnet_vtep_cidr`` (all optional) and
+    ``ansible_facts``.  Raises ``PlanError`` naming every problem when the inventory is not
     valid.  Time: linear in the containers, times the log of their number.
     """
     if NETADDR_IMPORT_ERROR is not None:
@@ -1063,21 +1370,11 @@ def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
     errors = []
     gateway_address, error = parse_address(gateway)
     if error:
-        errors.append("crossnet_gateway %r %s" % (gateway, error))
-
-    exclude = []
-    if masquerade_exclude is None:
-        masquerade_exclude = []
-    if not isinstance(masquerade_exclude, list):
-        errors.append("crossnet_masquerade_exclude must be a list of IPv4 CIDRs, got %s"
-                      % type(masquerade_exclude).__name__)
-        masquerade_exclude = []
-    for text in masquerade_exclude:
-        network, error = parse_network(text, bare_is_host=True)
-        if error:
-            errors.append("crossnet_masquerade_exclude: %r %s" % (text, error))
-        else:
-            exclude.append(network)
+        errors.append("crossnet_gateway %r %s" % (gateway, _ipv6_elsewhere(error, "crossnet_gateway6")))
+    gateway6_address, error = _gateway6(gateway6)
+    if error:
+        errors.append("crossnet_gateway6 %r %s" % (gateway6, error))
+    exclude = _masquerade_exclude(masquerade_exclude, errors)
 
     planned = []
     for name, variables in hosts.items():
@@ -1085,33 +1382,70 @@ def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
             errors.append("host %s: no variables" % name)
             continue
         planned.append(_read_host(name, variables, errors))
-    blocks = _check_topology(planned, gateway_address, errors)
+    _check_node_addresses6(planned, errors)
+    blocks = _check_topology(planned, gateway_address, errors, gateway6_address)
     _resolve_guesses(planned, gateway_address, blocks)
     _plan_overlay(planned, gateway_address, blocks, errors)
     if errors:
         raise PlanError(errors)
 
     # Merged host by host first: each host's merge is needed for its own plan anyway.
-    container_network = []
+    container_network, container_network6 = [], []
     for host in planned:
         if host.block is not None:
             container_network.append(host.block)
         else:
             container_network.extend(netaddr.IPNetwork(cidr) for cidr in _merged(host))
-    container_network = _cidrs(container_network + exclude)
-    return Plan(planned, gateway_address, bool(masquerade), container_network)
+        if host.block6 is not None:
+            container_network6.append(host.block6)
+        elif host.ipv6:
+            container_network6.extend(netaddr.IPNetwork(cidr) for cidr in _merged6(host))
+    exclude6 = [network for network in exclude if network.version == 6]
+    exclude = [network for network in exclude if network.version == 4]
+    container_network = _cidrs(container_network + exclude) + _cidrs(container_network6 + exclude6)
+    return Plan(planned, gateway_address, bool(masquerade), container_network, gateway6_address,
+                bool(masquerade6))
 
 
-def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None):
+def _gateway6(text):
+    """crossnet_gateway6: a link-local IPv6 address.  Returns (IPAddress, error)."""
+    if not _looks_ipv6(text):
+        return None, "is not an IPv6 address"
+    address, error = _parse_address6(text)
+    if error is None and not address.is_link_local():
+        error = "is not link-local (fe80::/10): the containers' IPv6 gateway must be"
+    return address, error
+
+
+def _masquerade_exclude(masquerade_exclude, errors):
+    """crossnet_masquerade_exclude: IPv4 and IPv6 CIDRs or addresses, as IPNetworks."""
+    exclude = []
+    if masquerade_exclude is None:
+        masquerade_exclude = []
+    if not isinstance(masquerade_exclude, list):
+        errors.append("crossnet_masquerade_exclude must be a list of IPv4 or IPv6 CIDRs, got %s"
+                      % type(masquerade_exclude).__name__)
+        masquerade_exclude = []
+    for text in masquerade_exclude:
+        network, error = parse_network(text, bare_is_host=True, ipv6=True)
+        if error:
+            errors.append("crossnet_masquerade_exclude: %r %s" % (text, error))
+        else:
+            exclude.append(network)
+    return exclude
+
+
+def network_plan(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exclude=None,
+                 gateway6=DEFAULT_GATEWAY6, masquerade6=True):
     """Plan every host of the container network: ``{hostname: plan}`` (see ``plan_network``)."""
     with without_cyclic_gc():
         plan = plan_network(hosts, gateway=gateway, masquerade=masquerade,
-                            masquerade_exclude=masquerade_exclude)
+                            masquerade_exclude=masquerade_exclude, gateway6=gateway6, masquerade6=masquerade6)
         return {name: plan.part(name) for name in plan.names}
 
 
 # What network_plan reads of each host; the rest of its hostvars is never looked at.
-HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address",
+HOST_VARIABLES = ("crossnet_containers", "crossnet_uplink", "crossnet_node_address", "crossnet_node_address6",
                   "crossnet_container_cidr", "crossnet_encapsulation", "crossnet_vxlan_vni",
                   "crossnet_vxlan_port", "crossnet_vtep_address", "crossnet_vtep_cidr",
                   "ansible_facts", "ansible_host")
@@ -1129,7 +1463,8 @@ def summary(plan):
 
 # The options of crossnet.routed.host_network that a host's part of the plan fills.
 HOST_NETWORK_OPTIONS = ("namespaces", "veth_pairs", "routes", "routes_keep", "proxy_arp_interfaces",
-                        "container_networks", "masquerade_sources", "masquerade_exclude", "vxlan_tunnels")
+                        "container_networks", "accept_ra_interfaces", "source_check_interfaces",
+                        "masquerade_sources", "masquerade_exclude", "vxlan_tunnels")
 
 
 def host_network_args(part):
@@ -1141,6 +1476,8 @@ def host_network_args(part):
         "routes_keep": part["routes_keep"],
         "proxy_arp_interfaces": part["proxy_arp_interfaces"],
         "container_networks": part["forwarding"]["container_networks"],
+        "accept_ra_interfaces": part["forwarding"]["accept_ra_interfaces"],
+        "source_check_interfaces": part["forwarding"]["source_check_interfaces"],
         "masquerade_sources": part["masquerade"]["sources"],
         "masquerade_exclude": part["masquerade"]["exclude"],
         "vxlan_tunnels": [part["vxlan"]] if part["vxlan"] else [],

@@ -28,10 +28,11 @@ def write(parts, routed_networks, vteps=None):
     """Write ``{host: part}`` to a new directory; returns the directory.
 
     A part is ``{args, peers, uplink, unresolved}``: ``args`` the options of host_network and
-    ``peers`` the preflight's ``[{host, address, overlay}]``.  The routes toward the peers are the
-    bulk of every part (a thousand hosts: a million of them), and the same for every host: they
-    are written once, as ``routed_networks`` (``{host: [network, ...]}``), and each part keeps
-    only its own containers' routes.  Likewise the peers of a VXLAN tunnel: ``vteps`` (``{host:
+    ``peers`` the preflight's ``[{host, address, overlay, address6}]``.  The routes toward the
+    peers are the bulk of every part (a thousand hosts: a million of them), and the same for every
+    host: they are written once, as ``routed_networks`` (``{host: [network, ...]}``, IPv4's and
+    IPv6's, each via the peer's node address of that version), and each part keeps only its own
+    containers' routes.  Likewise the peers of a VXLAN tunnel: ``vteps`` (``{host:
     {address, mac}}``, the hosts that have a VTEP) is written once and each tunnel keeps no
     peers.  ``read`` puts them back together.
     """
@@ -62,8 +63,8 @@ def read(directory, host):
     routes = part["args"]["routes"]
     tunnels = part["args"].get("vxlan_tunnels") or []
     if not tunnels:
-        routes.extend({"dest": dest, "gateway": peer["address"], "dev": part["uplink"]}
-                      for peer in part["peers"] for dest in routed[peer["host"]])
+        for peer in part["peers"]:
+            routes.extend(_direct_routes(peer, routed[peer["host"]], part["uplink"]))
         return part
     # A peer reached through the overlay: a route to its VTEP, its containers via the VTEP, and
     # an entry in the tunnel, in the order of the peers.
@@ -72,8 +73,7 @@ def read(directory, host):
     device, tunnel["peers"] = tunnel["name"], []
     for peer in part["peers"]:
         if not peer.get("overlay"):
-            routes.extend({"dest": dest, "gateway": peer["address"], "dev": part["uplink"]}
-                          for dest in routed[peer["host"]])
+            routes.extend(_direct_routes(peer, routed[peer["host"]], part["uplink"]))
             continue
         vtep = vteps[peer["host"]]
         tunnel["peers"].append({"host": peer["host"], "address": vtep["address"], "mac": vtep["mac"],
@@ -82,6 +82,15 @@ def read(directory, host):
         routes.extend({"dest": dest, "gateway": vtep["address"], "dev": device, "onlink": True}
                       for dest in routed[peer["host"]])
     return part
+
+
+def _direct_routes(peer, networks, uplink):
+    """The routes to ``networks`` of a peer reached directly: IPv4 via its node address, IPv6
+    via its IPv6 one; none to its IPv6 networks when that is unknown (they are in routes_keep)."""
+    address, address6 = peer["address"], peer.get("address6")
+    if address6 is None:
+        return [{"dest": dest, "gateway": address, "dev": uplink} for dest in networks if ":" not in dest]
+    return [{"dest": dest, "gateway": address6 if ":" in dest else address, "dev": uplink} for dest in networks]
 
 
 def _write(path, document):

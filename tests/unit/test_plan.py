@@ -87,7 +87,8 @@ def test_seed_topology_full_plan():
     assert plans["host1"] == {
         "namespaces": ["container0"],
         "veth_pairs": [{"netns": "container0", "host_ifname": veth1, "peer_ifname": "eth0",
-                        "addresses": ["11.12.11.121/32"], "mtu": 1500, "gateway": "169.254.1.1"}],
+                        "addresses": ["11.12.11.121/32"], "mtu": 1500, "gateway": "169.254.1.1",
+                        "gateway6": None}],
         "routes": [
             {"dest": "11.12.11.121/32", "dev": veth1, "scope": "link"},
             {"dest": "12.11.12.3/32", "gateway": "192.168.9.4", "dev": "eth0"},
@@ -95,9 +96,10 @@ def test_seed_topology_full_plan():
         "proxy_arp_interfaces": [veth1],
         "masquerade": {"sources": ["11.12.11.121/32"],
                        "exclude": ["11.12.11.121/32", "12.11.12.3/32"]},
-        "forwarding": {"container_networks": ["11.12.11.121/32"]},
-        "preflight": {"uplink": "eth0", "node_address": "192.168.9.3",
-                      "peers": [{"host": "host2", "address": "192.168.9.4", "overlay": False}]},
+        "forwarding": {"container_networks": ["11.12.11.121/32"], "accept_ra_interfaces": [],
+                       "source_check_interfaces": []},
+        "preflight": {"uplink": "eth0", "node_address": "192.168.9.3", "node_address6": None,
+                      "peers": [{"host": "host2", "address": "192.168.9.4", "overlay": False, "address6": None}]},
         "routes_keep": [],
         "unresolved_peers": [],
         "unresolved": None,
@@ -174,7 +176,7 @@ def test_container_options_ifname_host_ifname_mtu():
     web, db = plan["veth_pairs"]
     assert web == {"netns": "web", "host_ifname": "vweb", "peer_ifname": "net1",
                    "addresses": ["10.1.0.1/32", "10.1.0.2/32"], "mtu": 1400,
-                   "gateway": "169.254.1.1"}
+                   "gateway": "169.254.1.1", "gateway6": None}
     assert db["host_ifname"] == names.host_ifname("db", "net1")
     assert db["host_ifname"] != names.host_ifname("db", "eth0")
     assert plan["namespaces"] == ["web", "db"]
@@ -227,7 +229,8 @@ def test_host_without_containers():
     assert plan3["masquerade"]["sources"] == [] and plan3["forwarding"]["container_networks"] == []
     # nobody routes to a host that has no containers, but preflight checks it as a peer
     assert all(r.get("gateway") != "192.168.9.5" for r in plans["host1"]["routes"])
-    assert {"host": "host3", "address": "192.168.9.5", "overlay": False} in plans["host1"]["preflight"]["peers"]
+    assert {"host": "host3", "address": "192.168.9.5", "overlay": False,
+            "address6": None} in plans["host1"]["preflight"]["peers"]
 
 
 def test_masquerade_off_and_extra_excludes():
@@ -280,8 +283,8 @@ def with_containers(containers, host="host1"):
     ("11.12.11.1 ", "is not a valid IPv4 address"),
     ("eleven", "is not a valid IPv4 address"),
     ("11.12.11.0/24", "not a /24 network"),
-    ("2001:db8::1", "IPv6 is not supported yet"),
-    ("2001:db8::1/128", "IPv6 is not supported yet"),
+    ("2001:db8::1/64", "not a /64 network"),
+    ("2001:db8::g", "is not a valid IPv6 address"),
     (1234, "is not a string"),
 ])
 def test_malformed_address(address, message):
@@ -355,7 +358,7 @@ def test_block_holding_another_hosts_address_node_or_gateway():
     ("11.12.11.1/24", "host bits set (the network is 11.12.11.0/24)"),
     ("11.12.11.0", "needs a prefix length"),
     ("11.12.11.0/33", "invalid prefix length"),
-    ("2001:db8::/64", "IPv6 is not supported yet"),
+    ("2001:db8::1/64", "host bits set (the network is 2001:db8::/64)"),
 ])
 def test_malformed_block(block, message):
     hosts = seed()
@@ -440,7 +443,7 @@ def test_duplicate_and_invalid_node_addresses():
     hosts["host2"]["crossnet_node_address"] = "192.168.9.3"
     assert_one_error(hosts, "host2", "192.168.9.3", "also the node address of host host1")
     hosts["host2"]["crossnet_node_address"] = "fe80::1"
-    assert_one_error(hosts, "host2", "crossnet_node_address 'fe80::1'", "IPv6 is not supported yet")
+    assert_one_error(hosts, "host2", "crossnet_node_address 'fe80::1'", "is IPv6: set it as crossnet_node_address6")
     hosts["host2"]["crossnet_node_address"] = "169.254.1.1"
     assert_one_error(hosts, "host2", "169.254.1.1", "gateway")
 

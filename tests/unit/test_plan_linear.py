@@ -135,3 +135,103 @@ def test_the_cycle_collector_is_paused_while_planning_and_restored_after(monkeyp
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------- the same over IPv6
+
+
+def pairwise_errors6(hosts, gateway6):
+    """The IPv6 cross-host checks, pairwise, for inventories whose containers are all IPv6."""
+    errors, nodes, owners = [], {}, {}
+    for host in hosts:
+        if host.node_address6 is None:
+            continue
+        other = nodes.setdefault(host.node_address6, host.name)
+        if other != host.name:
+            errors.append("host %s: crossnet_node_address6 %s is also the IPv6 node address of host %s"
+                          % (host.name, host.node_address6, other))
+    for host in hosts:
+        for container in host.containers:
+            for address in container.addresses:
+                where = "host %s: container %r: address %s" % (host.name, container.name, address)
+                owner = owners.get(address)
+                if owner == (host.name, container.name):
+                    errors.append("%s is listed twice" % where)
+                    continue
+                if owner is not None:
+                    errors.append("%s is already used by host %s container %r" % (where, owner[0], owner[1]))
+                    continue
+                owners[address] = (host.name, container.name)
+                if address in nodes:
+                    errors.append("%s is the node address of host %s" % (where, nodes[address]))
+                if host.block6 is not None and address not in host.block6:
+                    errors.append("%s is outside the host's crossnet_container_cidr %s" % (where, host.block6))
+    blocks = [host for host in hosts if host.block6 is not None]
+    for index, host in enumerate(blocks):
+        for other in blocks[index + 1:]:
+            if host.block6 in other.block6 or other.block6 in host.block6:
+                errors.append("host %s: crossnet_container_cidr %s overlaps crossnet_container_cidr"
+                              " %s of host %s" % (host.name, host.block6, other.block6, other.name))
+        if gateway6 in host.block6:
+            errors.append("host %s: crossnet_container_cidr %s holds the containers' gateway %s"
+                          % (host.name, host.block6, gateway6))
+        for node, node_host in nodes.items():
+            if node in host.block6:
+                errors.append("host %s: crossnet_container_cidr %s holds the node address %s of "
+                              "host %s" % (host.name, host.block6, node, node_host))
+        for address, (owner_host, owner_container) in owners.items():
+            if owner_host != host.name and address in host.block6:
+                errors.append("host %s: crossnet_container_cidr %s holds address %s of host %s "
+                              "container %r" % (host.name, host.block6, address, owner_host, owner_container))
+    return errors
+
+
+def random_inventory6(rng, size):
+    """As random_inventory, in fd00::/123: IPv6 blocks (next to an IPv4 one), addresses and node addresses."""
+    def address():
+        return "fd00::%x" % rng.randrange(32)
+
+    hosts = {}
+    for index in range(size):
+        node6 = address() if rng.random() < 0.3 else "2001:db8::%x" % rng.randrange(1, 9)
+        node = "192.168.%d.%d" % divmod(index + 1, 256)
+        variables = {"crossnet_node_address": node, "crossnet_node_address6": node6, "crossnet_uplink": "eth0",
+                     "ansible_facts": facts(node),
+                     "crossnet_containers": [
+                         {"name": "c%d" % number, "addresses": [address() for dummy in range(rng.randrange(1, 3))]}
+                         for number in range(rng.randrange(4))]}
+        if rng.random() < 0.6:
+            prefixlen = rng.randrange(123, 129)
+            block6 = str(netaddr.IPNetwork("%s/%d" % (address(), prefixlen)).cidr)
+            variables["crossnet_container_cidr"] = ["10.%d.0.0/16" % index, block6] if index % 2 else block6
+        hosts["h%d" % index] = variables
+    return hosts
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_indexed_ipv6_checks_report_what_pairwise_checks_report(seed):
+    rng = random.Random(seed)
+    hosts = random_inventory6(rng, rng.randrange(2, 12))
+    gateway6 = netaddr.IPAddress("fd00::%x" % rng.randrange(32) if seed % 3 == 0 else "fe80::1")
+    read, ignored = [], []
+    for name, variables in hosts.items():
+        read.append(plan_mod._read_host(name, variables, ignored))  # pylint: disable=protected-access
+    assert not ignored
+    indexed = []
+    plan_mod._check_topology(read, netaddr.IPAddress("169.254.1.1"), indexed, gateway6)  # pylint: disable=protected-access
+    assert indexed == pairwise_errors6(read, gateway6)
+
+
+def test_the_random_ipv6_inventories_do_collide():
+    kinds = set()
+    for seed in range(60):
+        rng = random.Random(seed)
+        hosts = random_inventory6(rng, rng.randrange(2, 12))
+        gateway6 = netaddr.IPAddress("fd00::%x" % rng.randrange(32) if seed % 3 == 0 else "fe80::1")
+        read = [plan_mod._read_host(name, variables, []) for name, variables in hosts.items()]  # pylint: disable=protected-access
+        for error in pairwise_errors6(read, gateway6):
+            kinds.update(kind for kind in ("overlaps", "holds address", "holds the node address",
+                                           "holds the containers' gateway", "already used",
+                                           "is the node address of", "outside the host's", "IPv6 node address of")
+                         if kind in error)
+    assert len(kinds) == 8, kinds

@@ -45,7 +45,7 @@ def test_runtime_container_is_wired_but_not_a_namespace_of_ours():
     runtime = part["veth_pairs"][1]
     host_ifname = names.host_ifname("app1", "eth0")  # the container's name stays its identity
     assert runtime == {"netns": "app1", "netns_path": RUNTIME, "host_ifname": host_ifname, "peer_ifname": "eth0",
-                       "addresses": ["11.12.11.122/32"], "gateway": "169.254.1.1", "mtu": 1500}
+                       "addresses": ["11.12.11.122/32"], "gateway": "169.254.1.1", "gateway6": None, "mtu": 1500}
     assert "netns_path" not in part["veth_pairs"][0]
     assert {"dest": "11.12.11.122/32", "dev": host_ifname, "scope": "link"} in part["routes"]
     assert host_ifname in part["proxy_arp_interfaces"]
@@ -64,7 +64,7 @@ def test_only_runtime_containers_give_no_namespaces():
     assert part["namespaces"] == []
     assert part["veth_pairs"] == [{"netns": "app1", "netns_path": "/run/netns/cni-1234", "host_ifname": "vapp1",
                                    "peer_ifname": "eth1", "addresses": ["11.12.11.122/32"],
-                                   "gateway": "169.254.1.1", "mtu": 1400}]
+                                   "gateway": "169.254.1.1", "gateway6": None, "mtu": 1400}]
     assert part["proxy_arp_interfaces"] == ["vapp1"]
 
 

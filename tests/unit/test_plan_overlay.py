@@ -78,7 +78,7 @@ def test_vxlan_everywhere_full_part():
     assert plans["a"] == {
         "namespaces": ["c1"],
         "veth_pairs": [{"netns": "c1", "host_ifname": veth, "peer_ifname": "eth0", "addresses": ["10.1.0.1/32"],
-                        "gateway": "169.254.1.1", "mtu": 1450}],
+                        "gateway": "169.254.1.1", "gateway6": None, "mtu": 1450}],
         "routes": [
             {"dest": "10.1.0.1/32", "dev": veth, "scope": "link"},
             {"dest": "%s/32" % b, "dev": VXLAN_DEVICE, "scope": "link"},
@@ -88,10 +88,11 @@ def test_vxlan_everywhere_full_part():
         ],
         "proxy_arp_interfaces": [veth],
         "masquerade": {"sources": ["10.1.0.1/32"], "exclude": ["10.1.0.1/32", "10.1.0.2/32", "10.2.0.0/24"]},
-        "forwarding": {"container_networks": ["10.1.0.1/32"]},
-        "preflight": {"uplink": "eth0", "node_address": "192.168.1.2", "peers": [
-            {"host": "b", "address": "192.168.1.3", "overlay": True},
-            {"host": "c", "address": "192.168.2.3", "overlay": True}]},
+        "forwarding": {"container_networks": ["10.1.0.1/32"], "accept_ra_interfaces": [],
+                       "source_check_interfaces": []},
+        "preflight": {"uplink": "eth0", "node_address": "192.168.1.2", "node_address6": None, "peers": [
+            {"host": "b", "address": "192.168.1.3", "overlay": True, "address6": None},
+            {"host": "c", "address": "192.168.2.3", "overlay": True, "address6": None}]},
         "routes_keep": [],
         "unresolved_peers": [],
         "unresolved": None,
@@ -201,7 +202,8 @@ def test_none_on_both_sides_off_link_keeps_todays_direct_route():
     """The planner plans the direct route; the preflight refuses it on the host."""
     plans = network_plan(three(None))
     assert plans["a"]["routes"][-1] == {"dest": "10.2.0.0/24", "gateway": "192.168.2.3", "dev": "eth0"}
-    assert plans["a"]["preflight"]["peers"][-1] == {"host": "c", "address": "192.168.2.3", "overlay": False}
+    assert plans["a"]["preflight"]["peers"][-1] == {"host": "c", "address": "192.168.2.3", "overlay": False,
+                                                    "address6": None}
 
 
 def test_none_against_a_peer_that_needs_the_overlay_is_refused():
@@ -479,7 +481,8 @@ EXPLICIT = {
 
 
 def test_explicit_preflight_waits_for_the_plan_in_cross_subnet_mode():
-    assert explicit_preflight(EXPLICIT, "a")["peers"] == [{"host": "b", "address": "192.168.2.3", "overlay": False}]
+    assert explicit_preflight(EXPLICIT, "a")["peers"] == [{"host": "b", "address": "192.168.2.3", "overlay": False,
+                                                           "address6": None}]
     hosts = copy.deepcopy(EXPLICIT)
     hosts["b"]["crossnet_encapsulation"] = "cross_subnet"
     assert explicit_preflight(hosts, "a") is None

@@ -32,7 +32,8 @@ def test_ansible_host_in_the_uplink_network_is_the_next_hop():
     plans = network_plan(unreachable(seed(), ansible_host="192.168.9.4"))
     assert routes_to(plans["host1"], "12.11.12.3/32") == [
         {"dest": "12.11.12.3/32", "gateway": "192.168.9.4", "dev": "eth0"}]
-    assert plans["host1"]["preflight"]["peers"] == [{"host": "host2", "address": "192.168.9.4", "overlay": False}]
+    assert plans["host1"]["preflight"]["peers"] == [{"host": "host2", "address": "192.168.9.4", "overlay": False,
+                                                     "address6": None}]
     assert plans["host1"]["routes_keep"] == [] and plans["host1"]["unresolved_peers"] == []
 
 
