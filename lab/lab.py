@@ -15,7 +15,7 @@
                                                                  # a generated fleet topology
 
 probe: ping and TCP "who are you" from the containers to every other container, every other host
-and every outside node.  --sources all (default) probes from every container (C x T rows);
+and every outside node, over each IP version both ends have (IPv4 matrix, then an IPv6 one).  --sources all (default) probes from every container (C x T rows);
 --sources first from the first container of each host only, still to every target (a 64 x 10
 fleet, 705 targets: 640 x 703 rows with all, 64 x 703 with first).  --jobs: source containers swept at once.
 """

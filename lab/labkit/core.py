@@ -279,16 +279,23 @@ class Lab:
         ns = self.netns(node.name)
         sh(["ip", "netns", "add", ns])
         sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        # IPv6 on (a new namespace starts with the kernel's IPv6 defaults, which a machine
+        # booted with IPv6 disabled by default would carry).  accept_ra is left at its default.
         # The lab's links are point-to-bridge veths: skip duplicate address detection so their
         # link-local addresses are final at once.
-        sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"])
+        sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=0",
+            "net.ipv6.conf.default.disable_ipv6=0", "net.ipv6.conf.default.accept_dad=0"])
         for number, link in enumerate(node.links):
             port = "p%d-%d" % (index, number)
             # Both ends are created directly in their namespaces: nothing ever appears in ours.
             sh(["ip", "-n", switch, "link", "add", port, "type", "veth",
                 "peer", "name", link.ifname, "netns", ns])
             sh(["ip", "-n", switch, "link", "set", port, "master", "br-" + link.segment, "up"])
-            sh(["ip", "-n", ns, "addr", "add", str(link.address), "dev", link.ifname])
+            if link.address is not None:
+                sh(["ip", "-n", ns, "addr", "add", str(link.address), "dev", link.ifname])
+            if link.address6 is not None:
+                # nodad: usable at once, never "tentative".
+                sh(["ip", "-n", ns, "-6", "addr", "add", str(link.address6), "dev", link.ifname, "nodad"])
             sh(["ip", "-n", ns, "link", "set", link.ifname, "up"])
         for link in node.links:
             self._wait_link_local(ns, link.ifname)
@@ -296,11 +303,14 @@ class Lab:
 
     @staticmethod
     def _route(ns, node):
-        """A router forwards (in its own namespace only); every node gets its routes."""
+        """A router forwards (in its own namespace only; IPv6 too when it has IPv6 links);
+        every node gets its routes."""
         if node.kind == "router":
             sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            if node.address6 is not None:
+                sh(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"])
         for route in node.routes:
-            sh(["ip", "-n", ns, "route", "add", str(route.dest), "via", str(route.via)])
+            sh(["ip", "-n", ns, "-%d" % route.dest.version, "route", "add", str(route.dest), "via", str(route.via)])
 
     @staticmethod
     def _wait_link_local(ns, ifname, timeout=10):
@@ -466,7 +476,7 @@ class Lab:
         if state is not None:
             for node in topo_mod.parse(state["topology"]).nodes:
                 nodes[node.name] = {
-                    "kind": node.kind, "address": node.address,
+                    "kind": node.kind, "address": node.address, "address6": node.address6,
                     "netns": self.netns(node.name) in list_netns(),
                     "holder": self.holder_pid(node.name) if node.kind == "host" else None,
                     "sshd": self.sshd_pid(node.name) if node.kind == "host" else None,

@@ -4,12 +4,14 @@
 """Connectivity matrix of a lab: from every container (as listed in the topology's
 ``crossnet_containers``), or from the first container of each host, to every other container,
 every other host and every outside node: one ICMP echo, and a TCP connection to a "who are you"
-server that reports the source address it saw.
+server that reports the source address it saw.  Over each IP version both ends have: a row per
+(source, target, family), IPv4 first; a container's address of a family is its first one, a
+node's its first link address of that family.
 
 Expected source seen by the receiver:
-- another container: one of the sender's own addresses (routed, never NATed);
-- another host or an outside node: the sending host's address on the link toward it
-  (masqueraded).
+- another container: one of the sender's own addresses of that family (routed, never NATed);
+- another host or an outside node: the sending host's address of that family on the link
+  toward it (masqueraded; over IPv6 the host's global IPv6 address on that link).
 
 How: one server per node (listening in the node's namespace and its containers'), all started
 at once, each living until the probe closes its standard input (or the probe dies); then one
@@ -20,6 +22,7 @@ row), ``jobs`` sources at a time.
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 import json
 import math
 import selectors
@@ -38,33 +41,66 @@ TIMEOUT = 3  # per target: the TCP ask (the echo reply is waited for at most 2 s
 JOBS = 8  # sources probed at once
 SOURCES = ("all", "first")
 TARGET_KINDS = ("host", "outside")  # and containers; routers only forward
+FAMILIES = (4, 6)
+
+
+def _canonical(text):
+    """An address as the receiver reports it (IPv6 compressed, lower case); text that is no
+    address as it is."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def family(address):
+    """4 or 6: the IP version of an address (text); 4 for text that is no address."""
+    try:
+        return ipaddress.ip_address(address).version
+    except ValueError:
+        return 4
 
 
 def containers(topo):
+    """(host, container name, its addresses): both families, prefixes cut, IPv6 compressed."""
     for host in topo.hosts:
         for container in host.vars.get("crossnet_containers") or []:
-            yield host, container["name"], [str(a).split("/", maxsplit=1)[0] for a in container.get("addresses") or []]
+            yield host, container["name"], [_canonical(str(a).split("/", maxsplit=1)[0])
+                                            for a in container.get("addresses") or []]
+
+
+def of_family(addresses, version):
+    return [a for a in addresses if family(a) == version]
 
 
 def node_address_toward(node, address):
-    """The node's own address on the link toward ``address``: the link whose subnet holds it,
-    else the one holding the next hop of the node's route to it, else the node's first."""
+    """The node's own address (of the family of ``address``) on the link toward ``address``:
+    the link whose subnet holds it, else the one holding the next hop of the node's route to
+    it, else the node's first of that family (None if it has none)."""
+    version = family(address)
     link = node.link_to(address)
     route = node.route_to(address) if link is None else None
     if route is not None:
         link = node.link_to(route.via)
-    return str(link.address.ip) if link is not None else node.address
+    if link is not None and link.interface(version) is not None:
+        return str(link.interface(version).ip)
+    return node.address_of(version)
 
 
 def targets(topo):
-    """Every container (its first address), every host and every outside node: not routers."""
+    """Every container, every host and every outside node (not routers); ``addresses``: the
+    target's address of each family it has ({4: ..., 6: ...}), ``address`` its first (IPv4
+    unless it has IPv6 only)."""
     for host, name, addresses in containers(topo):
-        if addresses:
+        by_family = {v: of_family(addresses, v)[0] for v in FAMILIES if of_family(addresses, v)}
+        if by_family:
             yield {"kind": "container", "node": host.name, "netns": name, "label": "%s/%s" % (host.name, name),
-                   "address": addresses[0]}
+                   "address": by_family.get(4) or by_family[6], "addresses": by_family}
     for node in topo.nodes:
         if node.kind in TARGET_KINDS:
-            yield {"kind": node.kind, "node": node.name, "netns": None, "label": node.name, "address": node.address}
+            by_family = {v: node.address_of(v) for v in FAMILIES if node.address_of(v)}
+            yield {"kind": node.kind, "node": node.name, "netns": None, "label": node.name, "address": node.address,
+                   "addresses": by_family}
 
 
 def senders(topo, sources="all"):
@@ -149,13 +185,16 @@ def probe(lab, sources="all", jobs=JOBS):
     return [row for rows in swept for row in rows]
 
 
-def _underlay_path(topo, host, target):
+def _underlay_path(topo, host, target, version=4):
     """The routers between the sending host and the target's node (for a container: its host),
-    as the topology's links and routes go: [] on a shared segment, None when it has no route."""
-    return topo.routers_on_path(host, topo.node(target["node"]).address)
+    over IP version ``version``, as the topology's links and routes go: [] on a shared
+    segment, None when it has no route (or the target's node no address of that family)."""
+    address = topo.node(target["node"]).address_of(version)
+    return None if address is None else topo.routers_on_path(host, address)
 
 
 def _rows(sender, goals, topo):
+    """One row per target and family that both the sending container and the target have."""
     host, name, addresses = sender
     rows = []
     for target in goals:
@@ -163,10 +202,19 @@ def _rows(sender, goals, topo):
             continue
         if target["kind"] == "host" and target["node"] == host.name:
             continue
-        expected = addresses if target["kind"] == "container" else [node_address_toward(host, target["address"])]
-        rows.append({"from": "%s/%s" % (host.name, name), "to": target["label"], "kind": target["kind"],
-                     "address": target["address"], "expected_source": expected,
-                     "path": _underlay_path(topo, host, target)})
+        for version in FAMILIES:
+            own = of_family(addresses, version)
+            address = target["addresses"].get(version)
+            if not own or address is None:
+                continue
+            if target["kind"] == "container":
+                expected = own
+            else:
+                node_address = node_address_toward(host, address)
+                expected = [node_address] if node_address else []
+            rows.append({"from": "%s/%s" % (host.name, name), "to": target["label"], "kind": target["kind"],
+                         "family": version, "address": address, "expected_source": expected,
+                         "path": _underlay_path(topo, host, target, version)})
     return rows
 
 
@@ -201,21 +249,47 @@ def _sweep(lab, sender, goals, topo):
         row["ping_ms"] = answer["ping_ms"]
         row["seen_source"] = answer["seen"]
         row["error"] = answer["error"]
-        row["ok"] = row["ping"] and row["seen_source"] in row["expected_source"]
+        row["ok"] = row["ping"] and _canonical(row["seen_source"] or "") in row["expected_source"]
         row["seconds"] = seconds  # the sweep's time per row
     return rows
 
 
 def render(rows):
     """Text matrix: one line per source, one column per target; a cell is the source address
-    the receiver saw (``-`` = no answer, ``!`` = unexpected source, ``~`` = ping failed)."""
+    the receiver saw (``-`` = no answer, ``!`` = unexpected source, ``~`` = ping failed).  The
+    IPv4 rows first, as in a lab without IPv6; then, if there are IPv6 rows, their own matrix
+    headed ``IPv6: from \\ to`` and, under the count of every row, a line per family."""
+    lines = []
+    for version in FAMILIES:
+        matrix = [r for r in rows if r.get("family", 4) == version]
+        if matrix or (version == 4 and not rows):
+            lines.extend(_matrix(matrix, "from \\ to" if version == 4 else "IPv6: from \\ to"))
+    lines.extend(_routed_lines(rows))
+    bad = [r for r in rows if not r["ok"]]
+    lines.append("%d of %d paths as expected (container->container keeps its source; "
+                 "toward hosts and outside nodes the source is the sending host)" % (len(rows) - len(bad), len(rows)))
+    if any(r.get("family", 4) == 6 for r in rows):
+        counts = []
+        for version in FAMILIES:
+            of_version = [r for r in rows if r.get("family", 4) == version]
+            counts.append("IPv%d %d of %d" % (version, sum(1 for r in of_version if r["ok"]), len(of_version)))
+        lines.append("by family: " + ", ".join(counts))
+    for row in bad:
+        lines.append("  FAIL %s -> %s (%s): ping=%s seen=%s expected=%s %s"
+                     % (row["from"], row["to"], row["address"], row["ping"], row["seen_source"],
+                        "|".join(row["expected_source"]), row["error"] or ""))
+    return "\n".join(lines)
+
+
+def _matrix(rows, corner):
     sources = list(dict.fromkeys(r["from"] for r in rows))
     order = {"container": 0, "host": 1, "outside": 2}
     kinds = {r["to"]: r["kind"] for r in rows}
     dests = sorted(dict.fromkeys(r["to"] for r in rows), key=lambda d: (order[kinds[d]], d))
     cells = {(r["from"], r["to"]): r for r in rows}
-    width = max([len(s) for s in sources + dests] + [15]) + 2
-    lines = ["from \\ to".ljust(width) + "".join(d.ljust(width) for d in dests)]
+    seen = [len(r["seen_source"] or "") for r in rows]  # IPv6 addresses are longer than 15
+    width = max([len(s) for s in sources + dests + [corner]] + seen + [15]) + 2
+    lines = [corner.ljust(width) + "".join(d.ljust(width) for d in dests)]
     for src in sources:
         line = src.ljust(width)
         for dst in dests:
@@ -224,30 +298,30 @@ def render(rows):
                 text = ""
             else:
                 text = row["seen_source"] or "-"
-                if row["seen_source"] and row["seen_source"] not in row["expected_source"]:
+                if row["seen_source"] and _canonical(row["seen_source"]) not in row["expected_source"]:
                     text += "!"
                 if not row["ping"]:
                     text += "~"
             line += text.ljust(width)
         lines.append(line.rstrip())
-    lines.extend(_routed_lines(rows))
-    bad = [r for r in rows if not r["ok"]]
-    lines.append("%d of %d paths as expected (container->container keeps its source; "
-                 "toward hosts and outside nodes the source is the sending host)" % (len(rows) - len(bad), len(rows)))
-    for row in bad:
-        lines.append("  FAIL %s -> %s (%s): ping=%s seen=%s expected=%s %s"
-                     % (row["from"], row["to"], row["address"], row["ping"], row["seen_source"],
-                        "|".join(row["expected_source"]), row["error"] or ""))
-    return "\n".join(lines)
+    return lines
 
 
 def _routed_lines(rows):
     """One line per sending host and path that is not a shared segment, e.g.
-    ``host1 -> host3, host3/web, outside: via router``; none in a lab without routers."""
-    reached = {}
+    ``host1 -> host3, host3/web, outside: via router``; none in a lab without routers.  A
+    target whose path differs between the families is named with its family on each line
+    (``outside (IPv6)``)."""
+    hows = {}  # (host, target): {family: how}
     for row in rows:
         path = row.get("path")
-        if path != []:
-            how = "via " + " > ".join(path) if path else "no route in the topology"
-            reached.setdefault((row["from"].split("/")[0], how), []).append(row["to"])
+        how = None if path == [] else ("via " + " > ".join(path) if path else "no route in the topology")
+        hows.setdefault((row["from"].split("/")[0], row["to"]), {})[row.get("family", 4)] = how
+    reached = {}
+    for (host, to), by_family in hows.items():
+        split = len(set(by_family.values())) > 1
+        for version, how in by_family.items():
+            if how is not None:
+                label = "%s (IPv%d)" % (to, version) if split else to
+                reached.setdefault((host, how), []).append(label)
     return ["%s -> %s: %s" % (host, ", ".join(dict.fromkeys(to)), how) for (host, how), to in reached.items()]

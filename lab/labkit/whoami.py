@@ -5,7 +5,10 @@
 
     whoami.py serve PORT LIFETIME [stdin [NETNS ...]]
                                     TCP server: answers every connection with the peer address
-                                    it saw, one line; prints "ready".  With "stdin" it lives
+                                    it saw, one line; prints "ready".  Listens on IPv4 and on
+                                    IPv6 (two sockets; an IPv6 peer is answered with its IPv6
+                                    address, an IPv4 one with its IPv4 address; IPv6 is skipped
+                                    in a namespace without it).  With "stdin" it lives
                                     until its standard input reaches EOF (the process that
                                     started it closed the pipe, or is gone); LIFETIME seconds
                                     only bound it should that never happen.  Without "stdin"
@@ -14,10 +17,12 @@
                                     only its own: one process serves a host and its containers.
     whoami.py ask ADDR PORT [TIMEOUT]
                                     TCP client: prints the line the server answered
-    whoami.py ping ADDR [TIMEOUT]   one ICMP echo (raw socket); prints the RTT in ms
+    whoami.py ping ADDR [TIMEOUT]   one ICMP (ICMPv6 for an IPv6 ADDR) echo (raw socket); prints
+                                    the RTT in ms
     whoami.py sweep PORT TIMEOUT ADDR [ADDR ...]
                                     for every ADDR one ICMP echo (all sent at once, replies
-                                    matched on id, sequence and sender) and one TCP ask (a few
+                                    matched on id, sequence and sender; IPv4 and IPv6 ADDRs
+                                    mixed) and one TCP ask (a few
                                     at a time); prints one JSON line per ADDR, in order:
                                     {"address", "ping_ms", "seen", "error"} (null: no answer).
                                     TIMEOUT bounds each ask; the echo replies are waited for
@@ -29,6 +34,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import errno as errnos
+import ipaddress
 import json
 import os
 import select
@@ -58,25 +65,50 @@ def _setns(fd):
         raise OSError(errno, os.strerror(errno))
 
 
+# An IPv6 socket cannot be made or bound in a namespace (or kernel) without IPv6.
+NO_IPV6 = {errnos.EAFNOSUPPORT, errnos.EADDRNOTAVAIL, errnos.EPROTONOSUPPORT}
+
+
 def _listener(port):
+    """Listening sockets on PORT: IPv4, and IPv6 (IPV6_V6ONLY: an IPv4 peer is seen by the IPv4
+    socket as itself, never as ::ffff:a.b.c.d) unless the namespace has no IPv6."""
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("0.0.0.0", int(port)))
     server.listen(BACKLOG)
     server.setblocking(False)
-    return server
+    servers = [server]
+    try:
+        server6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError as exc:
+        if exc.errno in NO_IPV6:
+            return servers
+        raise
+    try:
+        server6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        server6.bind(("::", int(port)))
+        server6.listen(BACKLOG)
+    except OSError as exc:
+        server6.close()
+        if exc.errno in NO_IPV6:
+            return servers
+        server.close()
+        raise
+    server6.setblocking(False)
+    return servers + [server6]
 
 
 def _listeners(port, namespaces):
-    """A listening socket in each namespace (a socket stays in the namespace it was made in)."""
+    """Listening sockets in each namespace (a socket stays in the namespace it was made in)."""
     if not namespaces:
-        return [_listener(port)]
+        return _listener(port)
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     servers = []
     try:
         for name in namespaces:
             if name == ".":
-                servers.append(_listener(port))
+                servers.extend(_listener(port))
                 continue
             try:
                 target = os.open(os.path.join(NETNS_DIR, name), os.O_RDONLY)
@@ -84,7 +116,7 @@ def _listeners(port, namespaces):
                 raise OSError(exc.errno, "network namespace %s: %s" % (name, exc.strerror)) from None
             try:
                 _setns(target)
-                servers.append(_listener(port))
+                servers.extend(_listener(port))
             finally:
                 _setns(own)
                 os.close(target)
@@ -153,10 +185,23 @@ def _checksum(data):
     return ~total & 0xFFFF
 
 
-def _echo(ident, sequence):
+ECHO_REQUEST = {4: 8, 6: 128}
+ECHO_REPLY = {4: 0, 6: 129}
+
+
+def _echo(ident, sequence, version=4):
+    """An echo request; ICMPv6's checksum (over a pseudo-header) is the kernel's to fill in."""
     payload = b"crossnet-lab"
-    header = struct.pack("!BBHHH", 8, 0, 0, ident, sequence)
-    return struct.pack("!BBHHH", 8, 0, _checksum(header + payload), ident, sequence) + payload
+    header = struct.pack("!BBHHH", ECHO_REQUEST[version], 0, 0, ident, sequence)
+    checksum = _checksum(header + payload) if version == 4 else 0
+    return struct.pack("!BBHHH", ECHO_REQUEST[version], 0, checksum, ident, sequence) + payload
+
+
+def _version(addr):
+    try:
+        return ipaddress.ip_address(addr).version
+    except ValueError:
+        return 4  # let the IPv4 socket say what is wrong with it
 
 
 def _received_at(ancdata):
@@ -169,35 +214,12 @@ def _received_at(ancdata):
     return time.time()
 
 
-def _pings(addrs, timeout=PING_TIMEOUT):
-    """One ICMP echo to each address (at most 65535), all at once; ({address: RTT in ms or
-    None}, {address: why there is no RTT})."""
-    ident = os.getpid() & 0xFFFF
-    rtt = {addr: None for addr in addrs}
-    errors = {addr: "no echo reply from %s" % addr for addr in addrs}
-    sent = {}  # sequence: (address, send time)
-    try:
+def _icmp_socket(version):
+    if version == 4:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    except OSError as exc:
-        return rtt, {addr: str(exc) for addr in addrs}
-    waiting = set(addrs)
-
-    def receive():
-        try:
-            data, ancdata, _flags, peer = sock.recvmsg(2048, socket.CMSG_SPACE(16))
-        except (BlockingIOError, InterruptedError):
-            return
-        ihl = (data[0] & 0x0F) * 4
-        if len(data) < ihl + 8:
-            return
-        kind, rid, sequence = data[ihl], *struct.unpack("!HH", data[ihl + 4:ihl + 8])
-        addr, started = sent.get(sequence, (None, 0.0))
-        if kind == 0 and rid == ident and addr is not None and peer[0] == addr and rtt[addr] is None:
-            rtt[addr] = max(0.0, (_received_at(ancdata) - started) * 1000)
-            errors.pop(addr, None)
-            waiting.discard(addr)
-
-    with sock:
+    else:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    try:
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
         except OSError:
@@ -207,21 +229,79 @@ def _pings(addrs, timeout=PING_TIMEOUT):
         except OSError:
             pass
         sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _pings(addrs, timeout=PING_TIMEOUT):
+    """One ICMP echo to each address (at most 65535; IPv4 and IPv6 mixed, one raw socket per
+    family), all at once; ({address: RTT in ms or None}, {address: why there is no RTT})."""
+    ident = os.getpid() & 0xFFFF
+    rtt = {addr: None for addr in addrs}
+    errors = {addr: "no echo reply from %s" % addr for addr in addrs}
+    sent = {}  # sequence: (address, send time)
+    socks = {}  # IP version: raw socket
+    for version in sorted({_version(addr) for addr in addrs}):
+        try:
+            socks[version] = _icmp_socket(version)
+        except OSError as exc:
+            errors.update({addr: str(exc) for addr in addrs if _version(addr) == version})
+    waiting = {addr for addr in addrs if _version(addr) in socks}
+    versions = {sock: version for version, sock in socks.items()}
+
+    def receive(sock):
+        try:
+            data, ancdata, _flags, peer = sock.recvmsg(2048, socket.CMSG_SPACE(16))
+        except (BlockingIOError, InterruptedError):
+            return
+        version = versions[sock]
+        start = (data[0] & 0x0F) * 4 if version == 4 else 0  # an IPv6 raw socket gets no IP header
+        if len(data) < start + 8:
+            return
+        kind, rid, sequence = data[start], *struct.unpack("!HH", data[start + 4:start + 8])
+        addr, started = sent.get(sequence, (None, 0.0))
+        peer_addr = peer[0].split("%", 1)[0]
+        if addr is not None and version == 6:
+            peer_addr = str(ipaddress.ip_address(peer_addr))
+            addr_seen = str(ipaddress.ip_address(addr))
+        else:
+            addr_seen = addr
+        if kind == ECHO_REPLY[version] and rid == ident and addr is not None and peer_addr == addr_seen \
+                and rtt[addr] is None:
+            rtt[addr] = max(0.0, (_received_at(ancdata) - started) * 1000)
+            errors.pop(addr, None)
+            waiting.discard(addr)
+
+    def drain():
+        for sock in select.select(list(socks.values()), [], [], 0)[0]:
+            while select.select([sock], [], [], 0)[0]:
+                receive(sock)
+
+    try:
         for sequence, addr in enumerate(addrs, start=1):
+            version = _version(addr)
+            if version not in socks:
+                continue
             sent[sequence] = (addr, time.time())
             try:
-                sock.sendto(_echo(ident, sequence), (addr, 0))
+                socks[version].sendto(_echo(ident, sequence, version), (addr, 0))
             except OSError as exc:
                 errors[addr] = "%s: %s" % (addr, exc)  # no route, say
                 waiting.discard(addr)
-            while select.select([sock], [], [], 0)[0]:  # replies already in: read them as we go
-                receive()
+            drain()  # replies already in: read them as we go
         deadline = time.monotonic() + float(timeout)
         while waiting:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
+            readable = select.select(list(socks.values()), [], [], left)[0] if left > 0 else []
+            if not readable:
                 break
-            receive()
+            for sock in readable:
+                receive(sock)
+    finally:
+        for sock in socks.values():
+            sock.close()
     return rtt, errors
 
 

@@ -304,8 +304,10 @@ def test_probe_from_the_first_container_of_each_host(fresh_lab):
     targets = ["host1/web", "host1/db", "host2/app", "host1", "host2", "host3", "outside"]
     assert [row["to"] for row in first] == [t for t in targets if t not in ("host1/web", "host1")] + \
         [t for t in targets if t not in ("host2/app", "host2")]
-    assert set(first[0]) == {"from", "to", "kind", "address", "expected_source", "path", "ping", "ping_ms",
-                             "seen_source", "error", "ok", "seconds"}
+    assert set(first[0]) == {"from", "to", "kind", "family", "address", "expected_source", "path", "ping",
+                             "ping_ms", "seen_source", "error", "ok", "seconds"}
+    assert {row["family"] for row in first} == {4}  # an IPv4-only lab: IPv4 rows only
+    assert "IPv6" not in cli.stdout and "by family" not in cli.stdout  # and its output as before
     assert all(row["path"] == [] for row in first)  # one segment: no router on any path
     every = probe.probe(lab, sources="all", jobs=2)
     assert len(every) == 15 and all(row["ok"] for row in every)

@@ -112,7 +112,7 @@ HOST1 = ("hosts", "host1")
 
 @pytest.mark.parametrize("change,message", [
     (_set(("switches",), {}), r"topology: unknown key switches \(known: hosts, outside, routers, segments"),
-    (_set(ROUTER + ("python",), "venv"), r"router node router: unknown key python \(known: gateway, links, routes\)"),
+    (_set(ROUTER + ("python",), "venv"), r"router node router: unknown key python \(known: gateway, gateway6, links, routes\)"),
     (_set(ROUTER + ("vars",), {}), "router node router: unknown key vars"),
     (_set(HOST1 + ("gw",), "192.168.10.1"), "host node host1: unknown key gw"),
     (_set(ROUTER + ("links",), [{"segment": "rack1", "ifname": "eth0", "address": "192.168.10.1/24"}]),
