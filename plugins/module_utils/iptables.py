@@ -4,18 +4,25 @@
 """One owned iptables chain, reached by one tagged jump, kept in sync through iptables-restore.
 
 The collection owns whole chains (``CROSSNET-POSTROUTING`` in nat, ``CROSSNET-FORWARD`` in
-filter).  A sync is one ``iptables-restore --noflush`` transaction: declaring the chain flushes
-that chain only, its rules follow, and the jump from the built-in chain is added (at position 1)
-when missing or de-duplicated when there are several.  Nothing else in the table is touched: no
-policy is declared, no foreign rule is named.
+filter, and for IPv6 also ``CROSSNET-PREROUTING`` in raw).  A sync is one
+``iptables-restore --noflush`` transaction: declaring the chain flushes that chain only, its rules
+follow, and the jump from the built-in chain is added (at position 1) when missing or
+de-duplicated when there are several.  Nothing else in the table is touched: no policy is
+declared, no foreign rule is named.
 
-Rules are rendered exactly as ``iptables-save`` prints them, so comparing the rendering with the
-saved chain tells whether anything has to change.
+Both families work the same way: a Backend is the save/restore pair of one family (4:
+``iptables-<backend>-save/-restore``, 6: ``ip6tables-<backend>-save/-restore``); the chains are
+the same objects, the IPv6 ones living in ip6tables' tables of the same names.
+
+Rules are rendered exactly as ``iptables-save``/``ip6tables-save`` print them, so comparing the
+rendering with the saved chain tells whether anything has to change.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 
 try:
     import netaddr
@@ -29,6 +36,10 @@ RESTORE_WAIT = "--wait=10"
 WRITE_ATTEMPTS = 3
 
 _IPV4_CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")
+_PREFIX_LENGTH = re.compile(r"^\d{1,3}$")
+# The command of each family, and the nftables family its nft backend writes into.
+COMMANDS = {4: "iptables", 6: "ip6tables"}
+NFT_FAMILIES = {4: "ip", 6: "ip6"}
 
 
 class IptablesError(Exception):
@@ -55,6 +66,8 @@ class OwnedChain:
 
 NAT_CHAIN = OwnedChain("nat", "CROSSNET-POSTROUTING", "POSTROUTING")
 FORWARD_CHAIN = OwnedChain("filter", "CROSSNET-FORWARD", "FORWARD")
+# IPv6 only: the source check (IPv6 has no rp_filter sysctl), before conntrack sees the packet.
+RAW_CHAIN = OwnedChain("raw", "CROSSNET-PREROUTING", "PREROUTING")
 
 
 # --- rule rendering -------------------------------------------------------------------------
@@ -76,9 +89,44 @@ def ipv4_cidr(value):
     return str(network.cidr)
 
 
+def ipv6_cidr(value):
+    """Return ``value`` as the network ip6tables-save prints (``fd00:1::5/64`` -> ``fd00:1::/64``,
+    a bare address -> ``/128``, compressed as the C library's inet_ntop writes it, which is what
+    ip6tables uses); raise ValueError for anything that is not an IPv6 address/CIDR.
+    """
+    text = str(value).strip()
+    address, slash, length = text.partition("/")
+    if slash and not (_PREFIX_LENGTH.match(length) and int(length) <= 128):
+        raise ValueError("%r is not an IPv6 address or CIDR: the prefix length must be 0 to 128"
+                         % (value,))
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, address)
+    except (OSError, ValueError) as exc:
+        raise ValueError("%r is not an IPv6 address or CIDR (x:x::x or x:x::x/nn): %s"
+                         % (value, exc))
+    prefix = int(length) if slash else 128
+    number = int.from_bytes(packed, "big") >> (128 - prefix) << (128 - prefix)
+    return "%s/%d" % (socket.inet_ntop(socket.AF_INET6, number.to_bytes(16, "big")), prefix)
+
+
+def split_families(values):
+    """(IPv4 CIDRs, IPv6 CIDRs) of a mixed list, each normalised as its save command prints it
+    and in the order given; raise ValueError naming the first entry that is neither."""
+    ipv4, ipv6 = [], []
+    for value in values:
+        text = str(value).strip()
+        if ":" in text:
+            ipv6.append(ipv6_cidr(text))
+        elif text and text.replace(".", "").replace("/", "").isdigit():
+            ipv4.append(ipv4_cidr(text))
+        else:
+            raise ValueError("%r is not an IPv4 or IPv6 address or CIDR" % (value,))
+    return ipv4, ipv6
+
+
 def _match(option, cidr):
-    # iptables-save leaves out an address match that matches everything.
-    return [] if cidr == "0.0.0.0/0" else [option, cidr]
+    # iptables-save and ip6tables-save leave out an address match that matches everything.
+    return [] if cidr in ("0.0.0.0/0", "::/0") else [option, cidr]
 
 
 def masquerade_rules(sources, exclude, out_interface=None):
@@ -101,6 +149,13 @@ def forward_rules(networks):
         rules.append(" ".join(_match("-s", cidr) + ["-j", "ACCEPT"]))
         rules.append(" ".join(_match("-d", cidr) + ["-j", "ACCEPT"]))
     return rules
+
+
+def source_check_rules(interfaces):
+    """Rules of the IPv6 CROSSNET-PREROUTING (raw): drop what arrives on one of ``interfaces``
+    from a source the host would not route back out through that interface (strict reverse
+    path filter, as net.ipv4.conf.*.rp_filter=1 does for IPv4)."""
+    return ["-i %s -m rpfilter --invert -j DROP" % ifname for ifname in interfaces]
 
 
 def unique(items):
@@ -196,6 +251,22 @@ def restore_absent(chain, current):
 
 # --- the backend ----------------------------------------------------------------------------
 
+# The legacy ip6tables tables that exist in this network namespace, one name a line (missing
+# until the ip6_tables module is loaded).
+LEGACY_IP6_TABLES = "/proc/net/ip6_tables_names"
+
+
+def legacy_table_exists(table, path=None):
+    """Whether the legacy ip6tables ``table`` exists (True when that cannot be read)."""
+    try:
+        with open(path or LEGACY_IP6_TABLES, encoding="ascii") as handle:
+            return table in handle.read().split()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def backend_from_version(text):
     """``nft`` or ``legacy`` from ``iptables -V`` output (before 1.8 there was only legacy)."""
     if "nf_tables" in text:
@@ -206,42 +277,75 @@ def backend_from_version(text):
 
 
 class Backend:
-    """The iptables-save/-restore pair of one backend, run through an AnsibleModule."""
+    """The save/-restore pair of one backend and family, run through an AnsibleModule."""
 
-    def __init__(self, module, name, save, restore):
+    def __init__(self, module, name, save, restore, family=4):
         self.module = module
         self.name = name
         self.save = save
         self.restore = restore
+        self.family = family
+
+    @property
+    def command(self):
+        """``iptables`` or ``ip6tables``, for messages and diff headers."""
+        return COMMANDS[self.family]
+
+    @property
+    def nft_family(self):
+        """The nftables family the nft backend writes into: ``ip`` or ``ip6``."""
+        return NFT_FAMILIES[self.family]
+
+    @property
+    def record_key(self):
+        """The key of this backend in iptables.json: ``nft``/``legacy`` for IPv4 (as ever),
+        ``nft-ip6``/``legacy-ip6`` for IPv6."""
+        return self.name if self.family == 4 else "%s-%s" % (self.name, self.nft_family)
 
     @classmethod
-    def find(cls, module, requested="auto"):
-        """Pick the backend: ``auto`` is whatever the host's ``iptables`` command is."""
+    def find(cls, module, requested="auto", family=4, required=True):
+        """Pick the backend: ``auto`` is whatever the host's ``iptables`` (family 4) or
+        ``ip6tables`` (family 6; ``iptables`` when there is none) command is.
+
+        ``required=False``: None instead of an error when the commands are not installed (a
+        host without ip6tables that is asked for no IPv6 rule).
+        """
+        command = COMMANDS[family]
         name = requested
         if requested == "auto":
-            iptables = module.get_bin_path("iptables")
-            if not iptables:
+            probe = module.get_bin_path(command)
+            if not probe and family == 6:
+                probe = module.get_bin_path("iptables")
+            if not probe:
+                if not required:
+                    return None
                 raise IptablesError(
-                    "the iptables command is missing (Debian/Ubuntu: apt install iptables); "
-                    "it tells which backend, nft or legacy, this host uses")
-            rc, out, err = module.run_command([iptables, "-V"])
+                    "the %s command is missing (Debian/Ubuntu: apt install iptables); "
+                    "it tells which backend, nft or legacy, this host uses" % command)
+            rc, out, err = module.run_command([probe, "-V"])
             name = backend_from_version(out + err)
             if rc != 0 or name is None:
-                raise IptablesError("cannot tell the iptables backend from '%s -V': %s"
-                                    % (iptables, (out + err).strip()))
-        candidates = [("iptables-%s-save" % name, "iptables-%s-restore" % name)]
+                raise IptablesError("cannot tell the %s backend from '%s -V': %s"
+                                    % (command, probe, (out + err).strip()))
+        candidates = [("%s-%s-save" % (command, name), "%s-%s-restore" % (command, name))]
         if requested == "auto":
             # Older distributions ship only the unsuffixed pair, which is then the host's backend.
-            candidates.append(("iptables-save", "iptables-restore"))
+            candidates.append(("%s-save" % command, "%s-restore" % command))
         for save, restore in candidates:
             save_path, restore_path = module.get_bin_path(save), module.get_bin_path(restore)
             if save_path and restore_path:
-                return cls(module, name, save_path, restore_path)
-        raise IptablesError("the %s iptables backend needs %s, not found in PATH or /sbin, "
+                return cls(module, name, save_path, restore_path, family)
+        if not required:
+            return None
+        raise IptablesError("the %s %s backend needs %s, not found in PATH or /sbin, "
                             "/usr/sbin, /usr/local/sbin"
-                            % (name, " and ".join("/".join(pair) for pair in candidates)))
+                            % (name, command, " and ".join("/".join(pair) for pair in candidates)))
 
     def read(self, chain):
+        if self.name == "legacy" and self.family == 6 and not legacy_table_exists(chain.table):
+            # Reading would load ip6table_<table> and create the table in this namespace: a
+            # host that never used ip6tables would find one after an IPv4-only run.
+            return ChainState()
         rc, out, err = self.module.run_command([self.save, "-t", chain.table])
         if rc != 0:
             raise IptablesError("%s -t %s failed (rc=%d): %s"
@@ -284,10 +388,10 @@ def write(backend, chain, wanted, current):
         if current == wanted:
             return current
     raise IptablesError(
-        "%s/%s does not read back as written after %d attempts (something else keeps changing "
-        "it, or a rule iptables-save prints differently)\nwanted:\n%s\ngot:\n%s"
-        % (chain.table, chain.name, WRITE_ATTEMPTS, "\n".join(wanted.lines(chain)),
-           "\n".join(current.lines(chain))))
+        "%s %s/%s does not read back as written after %d attempts (something else keeps "
+        "changing it, or a rule %s-save prints differently)\nwanted:\n%s\ngot:\n%s"
+        % (backend.command, chain.table, chain.name, WRITE_ATTEMPTS, backend.command,
+           "\n".join(wanted.lines(chain)), "\n".join(current.lines(chain))))
 
 
 def sync(backend, chain, rules, present, check_mode):
@@ -301,3 +405,30 @@ def sync(backend, chain, rules, present, check_mode):
     if check_mode:
         return True, before, wanted
     return True, before, write(backend, chain, wanted, before)
+
+
+# --- the IPv6 side -----------------------------------------------------------------------------
+
+# Present when the kernel has IPv6 (absent with ipv6.disable=1).
+PROC_IPV6 = "/proc/sys/net/ipv6"
+
+
+def kernel_has_ipv6(path=PROC_IPV6):
+    return os.path.isdir(path)
+
+
+def ipv6_backend(module, requested, needed, what):
+    """The ip6tables Backend, or None when the IPv6 side is to be left alone: nothing IPv6 is
+    ``needed`` and the host has no ip6tables commands or no IPv6.  When it is needed (for
+    ``what``), a missing ip6tables or IPv6 is an IptablesError."""
+    if not kernel_has_ipv6():
+        if needed:
+            raise IptablesError("%s: IPv6 is disabled in this host's kernel (no %s)"
+                                % (what, PROC_IPV6))
+        return None
+    try:
+        return Backend.find(module, requested, family=6, required=needed)
+    except IptablesError as exc:
+        if needed:
+            raise IptablesError("%s: %s" % (what, exc)) from exc
+        raise

@@ -4,9 +4,12 @@
 """Which iptables chains the collection created, and whether their table was there before.
 
 ``state_dir/iptables.json`` is written *before* a chain is created (a killed run still owns
-what it made), one entry per backend and table::
+what it made), one entry per backend and table; IPv4 chains under the backend's name (as ever),
+IPv6 (ip6tables) chains under ``<backend>-ip6``::
 
-    {"nft": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": false}}}
+    {"nft": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": false}},
+     "nft-ip6": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": true},
+                 "raw": {"chain": "CROSSNET-PREROUTING", "table_existed": false}}}
 
 An existing chain with our name is ours when it is recorded there, or when a rule jumps to it
 with the comment ``crossnet`` (only the collection writes that jump; this keeps a host whose
@@ -14,10 +17,11 @@ state directory was lost manageable).  Any other chain with our name belongs to 
 the modules fail naming it unless ``adopt`` is set.
 
 ``table_existed`` is known for the nft backend only, and only with the ``nft`` command: an
-iptables-nft write creates the ``ip nat``/``ip filter`` table when it is missing, and the
-collection deletes such a table again on ``absent`` when nothing but empty built-in chains
-with policy accept is left in it.  Legacy tables belong to kernel modules that stay loaded;
-``null`` means unknown, and a table of unknown history is never deleted.
+iptables-nft write creates the ``ip nat``/``ip filter`` table when it is missing (ip6tables-nft:
+``ip6 nat``/``ip6 filter``/``ip6 raw``), and the collection deletes such a table again on
+``absent`` when nothing but empty built-in chains with policy accept is left in it.  Legacy
+tables belong to kernel modules that stay loaded; ``null`` means unknown, and a table of unknown
+history is never deleted.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ STATE_NAME = "iptables.json"
 BUILTIN_CHAINS = {
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "raw": ("PREROUTING", "OUTPUT"),
 }
 
 
@@ -48,7 +53,8 @@ class Records:
         return "%s/%s" % (self.state_dir.rstrip("/"), STATE_NAME)
 
     def get(self, backend, chain):
-        """The record of ``chain`` for ``backend`` (a dict), or None."""
+        """The record of ``chain`` for ``backend`` (a dict), or None.  ``backend`` is the key of
+        a Backend (its ``record_key``: ``nft``, ``legacy``, ``nft-ip6``, ``legacy-ip6``)."""
         tables = self.document.get(backend)
         entry = tables.get(chain.table) if isinstance(tables, dict) else None
         if isinstance(entry, dict) and entry.get("chain") == chain.name:
@@ -73,14 +79,14 @@ class Records:
             statefile.remove(self.state_dir, STATE_NAME)
 
 
-def foreign_chain_error(chain, state, record, adopt, path):
+def foreign_chain_error(chain, state, record, adopt, path, command="iptables"):
     """The failure message when an existing ``chain`` is not ours, else None."""
     if not state.exists or record is not None or state.jumps or adopt:
         return None
-    return ("the %s chain %s exists but the collection did not create it (it is not recorded in "
-            "%s and no rule jumps to it with the comment '%s'); it was left as it is.  Rename or "
-            "delete it, or set adopt: true to take it over (its rules will be replaced)"
-            % (chain.table, chain.name, path, iptables.COMMENT))
+    return ("the %s %s chain %s exists but the collection did not create it (it is not recorded "
+            "in %s and no rule jumps to it with the comment '%s'); it was left as it is.  Rename "
+            "or delete it, or set adopt: true to take it over (its rules will be replaced)"
+            % (command, chain.table, chain.name, path, iptables.COMMENT))
 
 
 # --- nft tables -----------------------------------------------------------------------------
@@ -93,14 +99,19 @@ def _objects(nft_json):
                 yield kind, body
 
 
+def family_tables(nft_json, family):
+    """Names of the ``family`` tables in ``nft -j list tables <family>`` output."""
+    return {body["name"] for kind, body in _objects(nft_json)
+            if kind == "table" and body.get("family") == family}
+
+
 def ip_tables(nft_json):
     """Names of the ``ip`` family tables in ``nft -j list tables ip`` output."""
-    return {body["name"] for kind, body in _objects(nft_json)
-            if kind == "table" and body.get("family") == "ip"}
+    return family_tables(nft_json, "ip")
 
 
 def table_is_pristine(nft_json, table):
-    """Whether ``nft -j list table ip <table>`` shows nothing but built-in base chains with
+    """Whether ``nft -j list table <ip|ip6> <table>`` shows nothing but built-in base chains with
     policy accept: no rule, no user chain, no set, map or other object."""
     for kind, body in _objects(nft_json):
         if kind == "table":
@@ -113,10 +124,12 @@ def table_is_pristine(nft_json, table):
 
 
 class NftTables:
-    """The ``ip`` tables of the nft backend, looked at and deleted with the ``nft`` command."""
+    """The ``ip`` (or ``ip6``) tables of the nft backend, looked at and deleted with the ``nft``
+    command."""
 
-    def __init__(self, module):
+    def __init__(self, module, family="ip"):
         self.module = module
+        self.family = family
         self.nft = module.get_bin_path("nft")
 
     def _run(self, argv):
@@ -138,35 +151,48 @@ class NftTables:
         """True/False, or None when there is no ``nft`` command to ask."""
         if not self.nft:
             return None
-        return table in self._list(["-j", "list", "tables", "ip"], ip_tables)
+        return table in self._list(["-j", "list", "tables", self.family], family_tables,
+                                   self.family)
 
     def delete_if_pristine(self, table):
-        """Delete ``ip <table>`` when it holds only empty built-in chains with policy accept.
+        """Delete ``<family> <table>`` when it holds only empty built-in chains with policy
+        accept.
 
         Returns whether it was deleted.  Another tool adding a rule between the listing and the
         delete would lose it; the window is one process start.
         """
         if not self.nft or not self.exists(table):
             return False
-        if not self._list(["-j", "list", "table", "ip", table], table_is_pristine, table):
+        if not self._list(["-j", "list", "table", self.family, table], table_is_pristine, table):
             return False
-        self._run(["delete", "table", "ip", table])
+        self._run(["delete", "table", self.family, table])
         return True
 
 
 # --- the owned chain, reconciled --------------------------------------------------------------
 
-def sync(backend, chain, rules, present, check_mode, records, adopt):
+def read_owned(backend, chain, records, adopt):
+    """``chain``'s ChainState as ``backend`` reads it; IptablesError when a chain of that name
+    exists that is not ours (see foreign_chain_error)."""
+    before = backend.read(chain)
+    error = foreign_chain_error(chain, before, records.get(backend.record_key, chain), adopt,
+                                records.path, backend.command)
+    if error:
+        raise iptables.IptablesError(error)
+    return before
+
+
+def sync(backend, chain, rules, present, check_mode, records, adopt, before=None):
     """iptables.sync() with ownership: refuse a foreign chain, record a chain before creating
     it, forget it (and delete a table we created, nft only) on absent.
 
+    ``before``: the state read_owned() returned, for a caller that checks every chain it
+    manages before it changes any (read again when None).
     Returns (changed, before, after); recording or forgetting a chain counts as a change.
     """
-    before = backend.read(chain)
-    record = records.get(backend.name, chain)
-    error = foreign_chain_error(chain, before, record, adopt, records.path)
-    if error:
-        raise iptables.IptablesError(error)
+    if before is None:
+        before = read_owned(backend, chain, records, adopt)
+    record = records.get(backend.record_key, chain)
     wanted = iptables.wanted_state(rules, present)
     bookkeeping = (record is None) if present else (record is not None)
     if before == wanted and not bookkeeping:
@@ -178,19 +204,20 @@ def sync(backend, chain, rules, present, check_mode, records, adopt):
         if record is None:
             existed = None  # legacy: a kernel module's table, never deleted
             if backend.name == "nft":
-                existed = before.exists or NftTables(backend.module).exists(chain.table)
-            records.add(backend.name, chain, existed)
+                existed = before.exists or NftTables(backend.module, backend.nft_family).exists(
+                    chain.table)
+            records.add(backend.record_key, chain, existed)
         after = before if before == wanted else iptables.write(backend, chain, wanted, before)
         return True, before, after
 
     after = before if before == wanted else iptables.write(backend, chain, wanted, before)
     if record is not None and record.get("table_existed") is False and backend.name == "nft":
-        tables = NftTables(backend.module)
+        tables = NftTables(backend.module, backend.nft_family)
         if tables.nft is None:
-            backend.module.warn("table ip %s was created by the collection but is left in place: "
+            backend.module.warn("table %s %s was created by the collection but is left in place: "
                                 "deleting it needs the nft command (nftables package)"
-                                % chain.table)
+                                % (backend.nft_family, chain.table))
         else:
             tables.delete_if_pristine(chain.table)
-    records.drop(backend.name, chain)
+    records.drop(backend.record_key, chain)
     return True, before, after

@@ -82,9 +82,9 @@ def test_normalize_ipv6_has_no_scope_and_metric_1024():
 
 def test_ipv6_routes_compare_with_what_the_kernel_reads_back():
     routes = norm({"dest": "fd10::1", "dev": "v1"}, {"dest": "fd10::2", "dev": "v2"})
-    current = view(have("fd10::1/128", scope="universe", metric=1024), have("fd10::2/128", dev="v1", scope="universe",
-                                                                           metric=1024),
-                   have("fd10::3/128", scope="universe", metric=1024), have("10.0.0.3/32"))
+    ipv6 = {"scope": "universe", "metric": 1024}
+    current = view(have("fd10::1/128", **ipv6), have("fd10::2/128", dev="v1", **ipv6), have("fd10::3/128", **ipv6),
+                   have("10.0.0.3/32"))
     result = rt.plan(routes, "present", {None: current}, purge=True)
     assert not result.add and [r["dest"] for r in result.replace] == ["fd10::2/128"]
     assert sorted(r["dest"] for r in result.delete) == ["10.0.0.3/32", "fd10::3/128"]

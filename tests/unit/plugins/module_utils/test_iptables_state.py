@@ -310,3 +310,121 @@ def test_unreadable_nft_output_is_a_clear_error(tmp_path):
     with pytest.raises(iptables.IptablesError) as err:
         run(host, True)
     assert "nft -j list tables ip" in str(err.value)
+
+
+# --- IPv6 (ip6tables) -------------------------------------------------------------------------
+
+def table6(name):
+    return {"table": {"family": "ip6", "name": name, "handle": 1}}
+
+
+def test_ipv6_records_sit_next_to_the_ipv4_ones(tmp_path):
+    state_dir = str(tmp_path)
+    records = iptables_state.Records(state_dir)
+    records.add("nft", NAT_CHAIN, True)
+    records.add("nft-ip6", NAT_CHAIN, False)
+    records.add("nft-ip6", iptables.RAW_CHAIN, False)
+    with open(os.path.join(state_dir, "iptables.json"), encoding="utf-8") as handle:
+        assert json.load(handle) == {
+            "nft": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": True}},
+            "nft-ip6": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": False},
+                        "raw": {"chain": "CROSSNET-PREROUTING", "table_existed": False}}}
+    records.drop("nft-ip6", NAT_CHAIN)
+    records.drop("nft-ip6", iptables.RAW_CHAIN)
+    assert iptables_state.Records(state_dir).document == {
+        "nft": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": True}}}
+
+
+def test_family_tables():
+    text = nft_json(table("nat"), table6("filter"), table6("raw"))
+    assert iptables_state.family_tables(text, "ip6") == {"filter", "raw"}
+    assert iptables_state.ip_tables(text) == {"nat"}
+
+
+@pytest.mark.parametrize("objects, pristine", [
+    ([chain("PREROUTING", table_name="raw"), chain("OUTPUT", table_name="raw")], True),
+    ([chain("PREROUTING", table_name="raw"), chain("CROSSNET-PREROUTING", hook=False, table_name="raw")], False),
+    ([chain("POSTROUTING", table_name="raw")], False),   # not a raw built-in
+])
+def test_raw_table_is_pristine(objects, pristine):
+    assert iptables_state.table_is_pristine(nft_json(table6("raw"), *objects), "raw") is pristine
+
+
+def test_foreign_chain_error_names_the_command():
+    message = iptables_state.foreign_chain_error(
+        iptables.RAW_CHAIN, ChainState(exists=True), None, False, "/s/iptables.json", "ip6tables")
+    assert message.startswith("the ip6tables raw chain CROSSNET-PREROUTING exists")
+
+
+class Host6(Host):
+    """The fake host's ip6 tables: nft answers for family ip6 only."""
+
+    def run_command(self, argv, data=None, binary_data=False):
+        if argv[0].endswith("/nft"):
+            assert "ip" not in argv, argv   # never the IPv4 family
+            self.calls.append(argv)
+            if argv[1:] == ["-j", "list", "tables", "ip6"]:
+                return 0, nft_json(*[table6(t) for t in sorted(self.tables)]), ""
+            if argv[1:4] == ["-j", "list", "table"] and argv[4] == "ip6":
+                return 0, self.table_json, ""
+            if argv[1:4] == ["delete", "table", "ip6"]:
+                self.tables.discard(argv[4])
+                return 0, "", ""
+            raise AssertionError(argv)
+        return Host.run_command(self, argv, data, binary_data)
+
+
+RAW_EMPTY = "*raw\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n"
+RAW_OURS = "*raw\n:PREROUTING ACCEPT [0:0]\n:CROSSNET-PREROUTING - [0:0]\n" \
+           "-A PREROUTING -m comment --comment crossnet -j CROSSNET-PREROUTING\n" \
+           "-A CROSSNET-PREROUTING -i eth0 -m rpfilter --invert -j DROP\nCOMMIT\n"
+
+
+def run6(host, present, check_mode=False, adopt=False):
+    records = iptables_state.Records(host.state_dir)
+    rules = ["-i eth0 -m rpfilter --invert -j DROP"] if present else []
+    return iptables_state.sync(iptables.Backend(host, "nft", "save", "restore", 6), iptables.RAW_CHAIN,
+                               rules, present, check_mode, records, adopt)
+
+
+def test_ipv6_lifecycle_records_and_deletes_the_ip6_table_it_created(tmp_path):
+    state_dir = str(tmp_path / "crossnet")
+    host = Host6([RAW_EMPTY, RAW_OURS, RAW_OURS, RAW_EMPTY], tables=["nat"], state_dir=state_dir,
+                 table_json=nft_json(table6("raw"), chain("PREROUTING", table_name="raw")))
+    assert run6(host, True)[0] is True
+    assert iptables_state.Records(state_dir).document == {
+        "nft-ip6": {"raw": {"chain": "CROSSNET-PREROUTING", "table_existed": False}}}
+    host.tables.add("raw")  # what ip6tables-nft-restore did
+    changed, dummy, after = run6(host, False)
+    assert changed and after == ChainState()
+    assert ["delete", "table", "ip6", "raw"] in host.nft_calls()
+    assert host.tables == {"nat"} and not os.path.exists(state_dir)
+
+
+def test_ipv6_foreign_chain_refused(tmp_path):
+    foreign = "*raw\n:CROSSNET-PREROUTING - [0:0]\nCOMMIT\n"
+    host = Host6([foreign], state_dir=str(tmp_path))
+    with pytest.raises(iptables.IptablesError) as err:
+        run6(host, True)
+    assert "ip6tables raw chain CROSSNET-PREROUTING" in str(err.value)
+    assert host.calls == [["save", "-t", "raw"]]
+
+
+def test_an_ipv4_record_does_not_make_the_ipv6_chain_ours(tmp_path):
+    (tmp_path / "iptables.json").write_text(
+        '{"nft": {"nat": {"chain": "CROSSNET-POSTROUTING", "table_existed": true}}}')
+    records = iptables_state.Records(str(tmp_path))
+    backend = iptables.Backend(Host([FOREIGN]), "nft", "save", "restore", 6)
+    with pytest.raises(iptables.IptablesError):
+        iptables_state.read_owned(backend, NAT_CHAIN, records, False)
+
+
+def test_sync_takes_the_state_read_before(tmp_path):
+    host = Host([OURS], state_dir=str(tmp_path))
+    records = iptables_state.Records(host.state_dir)
+    backend = iptables.Backend(host, "nft", "save", "restore")
+    before = iptables_state.read_owned(backend, NAT_CHAIN, records, False)
+    host.tables.add("nat")
+    changed, dummy, after = iptables_state.sync(backend, NAT_CHAIN, RULES, True, False, records, False, before)
+    assert changed and after == before   # only the lost record written again
+    assert host.calls == [["save", "-t", "nat"]]
