@@ -5,6 +5,7 @@
 # Results: benchmarks/results/<stamp>/ (summary.md, results.json, time_vs_n.png; latest -> newest).
 # The lab ($XB_LAB, default xbench) is always taken down, also on failure or Ctrl-C.
 #   benchmarks/run.sh --planner [--sizes 100x100,300x100,1000x100] [--repeat 3]   # planner alone, no lab
+#   benchmarks/run.sh --dataplane [--rounds 5]   # iperf3 over IPv6 and IPv4, containers vs hosts (lab $XD_LAB)
 #   benchmarks/run.sh --hosts 2,8,32,64 [--limit [250x40]] [--default-path [200]] [--repeat 3]
 #                                      # over hosts (benchmarks/fleet.py; lab $XF_LAB, default xfleet)
 set -euo pipefail
@@ -12,6 +13,13 @@ cd "$(dirname "$0")/.."
 if [[ "${1:-}" == --planner ]]; then
   shift
   exec .venv/bin/python benchmarks/planner.py "$@"
+fi
+if [[ "${1:-}" == --dataplane ]]; then
+  shift
+  export XD_LAB=${XD_LAB:-xdual}
+  trap '.venv/bin/python lab/lab.py down "$XD_LAB" >/dev/null 2>&1 || true' EXIT INT TERM
+  .venv/bin/python benchmarks/dataplane.py "$@"
+  exit
 fi
 # Another lab name ($XB_LAB, $XF_LAB) lets two runs share the machine.
 script=benchmarks/bench.py; export XB_LAB=${XB_LAB:-xbench}; lab=$XB_LAB

@@ -20,9 +20,10 @@ description:
     matters when a run's cost is mostly the per-task overhead of Ansible.
   - With O(state=present), every step purges what the collection created earlier and the
     options no longer list.  With O(state=absent), the steps run in reverse and remove
-    everything the collection created on the host (masquerade chain, routes of protocol
-    C(157), namespaces, veth pairs, VXLAN devices, forward chain), and ip_forward goes back to
-    its prior value.
+    everything the collection created on the host (masquerade chains, routes of protocol
+    C(157), namespaces, veth pairs, VXLAN devices, forward and source-check chains, in both
+    families), and ip_forward, IPv6 forwarding and the uplink's C(accept_ra) go back to their
+    prior values.
   - The steps run under an exclusive lock on the host (flock on O(lock_path)); a second run
     waits up to O(lock_timeout) seconds and then fails, naming the holder.  The kernel releases
     the lock when the module's process ends, however it ends.
