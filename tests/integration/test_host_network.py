@@ -174,3 +174,59 @@ def test_a_namespace_a_process_is_in_stops_the_run_before_any_change_unless_forc
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+PLAN6 = {
+    "namespaces": ["chn-d", "chn-s"],
+    "veth_pairs": [
+        {"netns": "chn-d", "host_ifname": "chnvd", "addresses": ["10.7.0.5/32", "fd10:7::5/128"],
+         "gateway": "169.254.1.1", "gateway6": "fe80::1"},
+        {"netns": "chn-s", "host_ifname": "chnvs", "addresses": ["fd10:7::6/128"], "gateway6": "fe80::1"},
+    ],
+    "routes": [{"dest": "10.7.0.5/32", "dev": "chnvd", "scope": "link"}, {"dest": "fd10:7::5/128", "dev": "chnvd"},
+               {"dest": "fd10:7::6/128", "dev": "chnvs"}],
+    "proxy_arp_interfaces": ["chnvd", "chnvs"],
+    "container_networks": ["10.7.0.5/32", "fd10:7::4/126"],
+    "accept_ra_interfaces": ["up6"],
+    "source_check_interfaces": ["chnvd", "chnvs"],
+    "masquerade_sources": ["10.7.0.5/32", "fd10:7::4/126"],
+    "masquerade_exclude": ["10.7.0.5/32", "fd10:7::/64"],
+}
+
+
+def ipv6_state(box):
+    """The IPv6 side of what the collection may touch in the sandbox, as text."""
+    return {"routes": box.run(["ip", "-6", "route", "show", "table", "all"]).stdout,
+            "rules": "".join(line for line in box.run(["ip6tables-save"]).stdout.splitlines(True)
+                             if not line.startswith("#")),
+            "sysctls": box.run(["sysctl", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.up6.accept_ra"]).stdout,
+            "files": box.run(["ls", "/etc/sysctl.d", "/var/lib/crossnet"]).stdout}
+
+
+def test_dual_stack_converge_rerun_and_teardown_to_the_prior_state(sandbox):
+    """Both families in one run, a re-run without change, then a teardown that leaves the IPv6
+    routes, ip6tables and the IPv6 sysctls it touched exactly as they were."""
+    sandbox.run(["ip", "link", "add", "up6", "type", "veth", "peer", "name", "up6p"], check=True)
+    sandbox.run(["sysctl", "-w", "net.ipv6.conf.up6.accept_ra=1", "net.ipv6.conf.all.forwarding=0"], check=True)
+    pristine = ipv6_state(sandbox)
+    done = sandbox.run_module("host_network", PLAN6, diff=True)
+    assert not done["failed"], done.get("msg")
+    converged = ipv6_state(sandbox)
+    assert "fd10:7::6 dev chnvs proto crossnet metric 1024" in converged["routes"], converged["routes"]
+    assert "-A CROSSNET-PREROUTING -i chnvs -m rpfilter --invert -j DROP" in converged["rules"], converged["rules"]
+    assert "-A CROSSNET-POSTROUTING -s fd10:7::4/126 -j MASQUERADE" in converged["rules"]
+    assert converged["sysctls"].split() == ["net.ipv6.conf.all.forwarding", "=", "1",
+                                            "net.ipv6.conf.up6.accept_ra", "=", "2"]
+    inside = sandbox.netns_run("chn-s", ["ip", "-6", "route", "show", "default"]).stdout
+    assert inside.startswith("default via fe80::1 dev eth0 proto crossnet metric 1024"), inside
+    assert sandbox.netns_run("chn-s", ["ip", "-4", "route", "show"]).stdout == ""  # IPv6 only
+    again = sandbox.run_module("host_network", PLAN6)
+    assert not again["failed"] and not again["changed"], again["changed_steps"]
+    assert sandbox.run_module("host_network", PLAN6, check=True)["changed"] is False
+    gone = sandbox.run_module("host_network", {"state": "absent"})
+    assert not gone["failed"] and gone["changed"], gone.get("msg")
+    for dummy in range(50):  # the kernel removes the namespaces' veths asynchronously
+        if ipv6_state(sandbox) == pristine:
+            break
+        time.sleep(0.1)
+    assert ipv6_state(sandbox) == pristine
