@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -35,6 +36,22 @@ outside:
     links:
       - {segment: wan, ifname: eth0, address: 10.78.0.10/24}
 """
+
+
+def machine_state():
+    """What a lab must never change in the machine's own network namespace: ip_forward, the
+    addresses, the routes of both families, the links."""
+    with open("/proc/sys/net/ipv4/ip_forward", encoding="utf-8") as handle:
+        forward = handle.read().strip()
+    show = [subprocess.run(["ip", "-o"] + argv, capture_output=True, text=True, check=True).stdout
+            for argv in (["addr", "show"], ["-4", "route", "show", "table", "all"],
+                         ["-6", "route", "show", "table", "all"], ["link", "show"])]
+    return forward, show
+
+
+def lab_leftovers(lab):
+    """(its namespaces, its processes, whether its directory exists): all empty once it is down."""
+    return [ns for ns in core.list_netns() if ns.startswith(lab.prefix)], lab.processes(), os.path.exists(lab.dir)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, lab_leftovers, machine_state
 from labkit import core, probe, topology
 
 DUAL_STACK = os.path.join(REPO, "lab", "topologies", "dual_stack.yml")
@@ -48,16 +48,6 @@ def l6_name(tag):
 def dual_stack():
     with open(DUAL_STACK, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
-
-
-def machine_state():
-    """What a lab must never change in the machine's own network namespace."""
-    return [subprocess.run(["ip", "-o"] + argv, capture_output=True, text=True, check=True).stdout
-            for argv in (["addr", "show"], ["-6", "route", "show", "table", "all"], ["-4", "route", "show", "table", "all"])]
-
-
-def leftovers(lab):
-    return [ns for ns in core.list_netns() if ns.startswith(lab.prefix)], lab.processes(), os.path.exists(lab.dir)
 
 
 # -- the topology format (no namespaces) ---------------------------------------------------------
@@ -261,7 +251,7 @@ def dual(machine_before):
         yield lab
     finally:
         lab.down()
-    assert leftovers(lab) == ([], set(), False)
+    assert lab_leftovers(lab) == ([], set(), False)
 
 
 def test_dual_stack_hosts_have_their_ipv6_address_at_once_not_tentative(dual):
@@ -411,7 +401,7 @@ def test_routers_forward_ipv6_and_nodes_get_their_ipv6_routes(tmp_path, machine_
         assert lab.ssh("host2", ["hostname"], check=True).stdout.strip() == "host2"
     finally:
         lab.down()
-    assert leftovers(lab) == ([], set(), False)
+    assert lab_leftovers(lab) == ([], set(), False)
     assert machine_state() == machine_before
 
 
@@ -427,7 +417,7 @@ def test_dual_stack_up_and_down_leave_no_namespace(machine_before):
         down = subprocess.run([sys.executable, CLI, "down", lab.name], capture_output=True, text=True, timeout=60,
                               check=False)
         assert down.returncode == 0, down.stderr
-        assert leftovers(lab) == ([], set(), False)
+        assert lab_leftovers(lab) == ([], set(), False)
     finally:
         lab.down()
     assert machine_state() == machine_before

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, lab_leftovers, machine_state
 from labkit import core, probe, topology
 
 TWO_SUBNETS = os.path.join(REPO, "lab", "topologies", "two_subnets.yml")
@@ -30,19 +30,6 @@ def rt_name(tag):
 def two_subnets():
     with open(TWO_SUBNETS, encoding="utf-8") as handle:
         return yaml.safe_load(handle)
-
-
-def machine_state():
-    """What a lab must never change in the machine's own network namespace."""
-    with open("/proc/sys/net/ipv4/ip_forward", encoding="utf-8") as handle:
-        forward = handle.read().strip()
-    show = [subprocess.run(["ip", "-o"] + argv, capture_output=True, text=True, check=True).stdout
-            for argv in (["addr", "show"], ["-4", "route", "show", "table", "all"], ["link", "show"])]
-    return forward, show
-
-
-def lab_leftovers(lab):
-    return [ns for ns in core.list_netns() if ns.startswith(lab.prefix)], lab.processes(), os.path.exists(lab.dir)
 
 
 def ping(lab, node, address):

@@ -19,7 +19,7 @@ from ansible_collections.crossnet.routed.plugins.plugin_utils import plan as pla
 
 def pairwise_errors(hosts, gateway):
     """The cross-host checks as the planner made them before they were indexed: O(hosts^2)."""
-    errors, nodes, owners = [], {}, {}
+    errors, nodes = [], {}
     for host in hosts:
         if host.node_address is None or host.guessed:
             continue
@@ -30,6 +30,15 @@ def pairwise_errors(hosts, gateway):
         if other != host.name:
             errors.append("host %s: crossnet_node_address %s is also the node address of host %s"
                           % (host.name, host.node_address, other))
+    owners = pairwise_address_errors(hosts, "block", gateway, nodes, errors)
+    pairwise_block_errors(hosts, "block", gateway, nodes, owners, errors)
+    return errors
+
+
+def pairwise_address_errors(hosts, block, gateway, nodes, errors):
+    """Each container address against the others, the node addresses, the gateway and its host's
+    block (attribute ``block``: "block" or "block6"); returns {address: (host, container)}."""
+    owners = {}
     for host in hosts:
         for container in host.containers:
             for address in container.addresses:
@@ -42,30 +51,38 @@ def pairwise_errors(hosts, gateway):
                     errors.append("%s is already used by host %s container %r" % (where, owner[0], owner[1]))
                     continue
                 owners[address] = (host.name, container.name)
-                if address == gateway:
+                if gateway is not None and address == gateway:
                     errors.append("%s is the containers' gateway (crossnet_gateway)" % where)
                 if address in nodes:
                     errors.append("%s is the node address of host %s" % (where, nodes[address]))
-                if host.block is not None and address not in host.block:
-                    errors.append("%s is outside the host's crossnet_container_cidr %s" % (where, host.block))
-    blocks = [host for host in hosts if host.block is not None]
+                own = getattr(host, block)
+                if own is not None and address not in own:
+                    errors.append("%s is outside the host's crossnet_container_cidr %s" % (where, own))
+    return owners
+
+
+def pairwise_block_errors(hosts, block, gateway, nodes, owners, errors):
+    """Every block (attribute ``block``) against every other, the gateway, the node addresses and
+    the other hosts' container addresses."""
+    blocks = [host for host in hosts if getattr(host, block) is not None]
     for index, host in enumerate(blocks):
+        mine = getattr(host, block)
         for other in blocks[index + 1:]:
-            if host.block in other.block or other.block in host.block:
+            theirs = getattr(other, block)
+            if mine in theirs or theirs in mine:
                 errors.append("host %s: crossnet_container_cidr %s overlaps crossnet_container_cidr"
-                              " %s of host %s" % (host.name, host.block, other.block, other.name))
-        if gateway is not None and gateway in host.block:
+                              " %s of host %s" % (host.name, mine, theirs, other.name))
+        if gateway is not None and gateway in mine:
             errors.append("host %s: crossnet_container_cidr %s holds the containers' gateway %s"
-                          % (host.name, host.block, gateway))
+                          % (host.name, mine, gateway))
         for node, node_host in nodes.items():
-            if node in host.block:
+            if node in mine:
                 errors.append("host %s: crossnet_container_cidr %s holds the node address %s of "
-                              "host %s" % (host.name, host.block, node, node_host))
+                              "host %s" % (host.name, mine, node, node_host))
         for address, (owner_host, owner_container) in owners.items():
-            if owner_host != host.name and address in host.block:
+            if owner_host != host.name and address in mine:
                 errors.append("host %s: crossnet_container_cidr %s holds address %s of host %s "
-                              "container %r" % (host.name, host.block, address, owner_host, owner_container))
-    return errors
+                              "container %r" % (host.name, mine, address, owner_host, owner_container))
 
 
 def random_inventory(rng, size):
@@ -142,7 +159,7 @@ def test_the_cycle_collector_is_paused_while_planning_and_restored_after(monkeyp
 
 def pairwise_errors6(hosts, gateway6):
     """The IPv6 cross-host checks, pairwise, for inventories whose containers are all IPv6."""
-    errors, nodes, owners = [], {}, {}
+    errors, nodes = [], {}
     for host in hosts:
         if host.node_address6 is None:
             continue
@@ -150,39 +167,8 @@ def pairwise_errors6(hosts, gateway6):
         if other != host.name:
             errors.append("host %s: crossnet_node_address6 %s is also the IPv6 node address of host %s"
                           % (host.name, host.node_address6, other))
-    for host in hosts:
-        for container in host.containers:
-            for address in container.addresses:
-                where = "host %s: container %r: address %s" % (host.name, container.name, address)
-                owner = owners.get(address)
-                if owner == (host.name, container.name):
-                    errors.append("%s is listed twice" % where)
-                    continue
-                if owner is not None:
-                    errors.append("%s is already used by host %s container %r" % (where, owner[0], owner[1]))
-                    continue
-                owners[address] = (host.name, container.name)
-                if address in nodes:
-                    errors.append("%s is the node address of host %s" % (where, nodes[address]))
-                if host.block6 is not None and address not in host.block6:
-                    errors.append("%s is outside the host's crossnet_container_cidr %s" % (where, host.block6))
-    blocks = [host for host in hosts if host.block6 is not None]
-    for index, host in enumerate(blocks):
-        for other in blocks[index + 1:]:
-            if host.block6 in other.block6 or other.block6 in host.block6:
-                errors.append("host %s: crossnet_container_cidr %s overlaps crossnet_container_cidr"
-                              " %s of host %s" % (host.name, host.block6, other.block6, other.name))
-        if gateway6 in host.block6:
-            errors.append("host %s: crossnet_container_cidr %s holds the containers' gateway %s"
-                          % (host.name, host.block6, gateway6))
-        for node, node_host in nodes.items():
-            if node in host.block6:
-                errors.append("host %s: crossnet_container_cidr %s holds the node address %s of "
-                              "host %s" % (host.name, host.block6, node, node_host))
-        for address, (owner_host, owner_container) in owners.items():
-            if owner_host != host.name and address in host.block6:
-                errors.append("host %s: crossnet_container_cidr %s holds address %s of host %s "
-                              "container %r" % (host.name, host.block6, address, owner_host, owner_container))
+    owners = pairwise_address_errors(hosts, "block6", None, nodes, errors)
+    pairwise_block_errors(hosts, "block6", gateway6, nodes, owners, errors)
     return errors
 
 
