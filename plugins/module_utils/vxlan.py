@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reconcile VXLAN tunnels: one device per tunnel, its VTEP address, and per remote peer a
 permanent neighbour entry (peer VTEP address -> peer MAC) and a forwarding entry (peer MAC ->
-peer node address).  Routes through a tunnel are host_route's.
+peer node address).  Routes through a tunnel are host_route's.  A peer with ``address6`` (the
+IPv6 link-local address of its device, the next hop of the IPv6 routes toward it: an IPv6
+route cannot have an IPv4 one) gets a second neighbour entry, address6 -> peer MAC.
 
 Learning is off and there is no multicast group or all-zero entry: the device sends a frame
 only to a MAC it has an entry for, so a host the inventory does not list gets nothing.
@@ -32,7 +34,7 @@ OVERHEAD = 50
 IFF_UP = 0x1
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
-AF_INET = 2
+AF_INET, AF_INET6 = 2, 10
 CONFIG = ("vni", "port", "local", "learning")  # fixed when the device is made
 
 
@@ -46,6 +48,17 @@ def _ipv4(text):
     if prefix not in ("", "32"):
         raise ValueError("%r must be a single address (bare or /32)" % text)
     return str(netaddr.IPAddress(bare))
+
+
+def _link_local6(text):
+    import netaddr
+
+    if not isinstance(text, str) or ":" not in text or not netaddr.valid_ipv6(text):
+        raise ValueError("%r is not an IPv6 address" % (text,))
+    address = netaddr.IPAddress(text, 6)
+    if address not in netaddr.IPNetwork("fe80::/10"):
+        raise ValueError("address6 %s is not link-local (fe80::/10)" % address)
+    return str(address)
 
 
 def _mac(text):
@@ -92,8 +105,8 @@ def normalize_tunnels(tunnels):
         except (ValueError, TypeError, KeyError) as exc:
             errors.append("%s: %s" % (where, exc if not isinstance(exc, KeyError) else "a peer needs %s" % exc))
             continue
-        for key in ("address", "mac", "remote"):
-            for value in namerules.repeated(peer[key] for peer in tunnel["peers"]):
+        for key in ("address", "mac", "remote", "address6"):
+            for value in namerules.repeated(peer[key] for peer in tunnel["peers"] if peer[key]):
                 errors.append("%s: peer %s %s is listed more than once" % (where, key, value))
         for peer in tunnel["peers"]:
             if peer["address"] == tunnel["address"] or (tunnel["mac"] and peer["mac"] == tunnel["mac"]):
@@ -110,7 +123,12 @@ def _peer(raw):
     if not isinstance(raw, dict):
         raise ValueError("a peer must be a dict of address, mac and remote")
     return {"address": _ipv4(raw["address"]), "mac": _mac(raw["mac"]), "remote": _ipv4(raw["remote"]),
-            "host": raw.get("host")}
+            "address6": _link_local6(raw["address6"]) if raw.get("address6") else None, "host": raw.get("host")}
+
+
+def _neighbours(peer):
+    """(ip, mac) of the neighbour entries a peer needs: its VTEP address, and its address6."""
+    return [(peer["address"], peer["mac"])] + ([(peer["address6"], peer["mac"])] if peer["address6"] else [])
 
 
 # -- observation -----------------------------------------------------------------------------
@@ -137,9 +155,10 @@ def observe(ipr):
         addrs.setdefault(msg["index"], []).append("%s/%d" % (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS"),
                                                              msg["prefixlen"]))
     if tunnels:
-        for msg in netlink.dump(ipr.get_neighbours, family=AF_INET):
-            if msg["ifindex"] in tunnels and msg.get_attr("NDA_DST"):
-                neigh[msg["ifindex"]][msg.get_attr("NDA_DST")] = (msg.get_attr("NDA_LLADDR"), msg["state"])
+        for family in (AF_INET, AF_INET6):
+            for msg in netlink.dump(ipr.get_neighbours, family=family):
+                if msg["ifindex"] in tunnels and msg.get_attr("NDA_DST"):
+                    neigh[msg["ifindex"]][msg.get_attr("NDA_DST")] = (msg.get_attr("NDA_LLADDR"), msg["state"])
         for msg in netlink.dump(ipr.get_fdb):
             if msg["ifindex"] in tunnels and msg.get_attr("NDA_LLADDR") and msg.get_attr("NDA_DST"):
                 fdb[msg["ifindex"]].setdefault(msg.get_attr("NDA_LLADDR"), []).append(msg.get_attr("NDA_DST"))
@@ -163,10 +182,16 @@ def describe(link, view):
     if link is None:
         return None
     neigh, fdb = view["neigh"].get(link["index"], {}), view["fdb"].get(link["index"], {})
+    link_local = {mac: address for address, (mac, state) in neigh.items() if ":" in address and state & NUD_PERMANENT}
     peers = []
     for address, (mac, dummy) in sorted(neigh.items()):
+        if ":" in address:
+            continue  # shown as the address6 of the peer with its MAC
         for remote in fdb.get(mac, [None]):
-            peers.append({"address": address, "mac": mac, "remote": remote})
+            peer = {"address": address, "mac": mac, "remote": remote}
+            if mac in link_local:
+                peer["address6"] = link_local[mac]
+            peers.append(peer)
     addresses = [cidr.split("/")[0] for cidr in view["addrs"].get(link["index"], [])]
     return {"name": link["name"], "vni": link.get("vni"), "port": link.get("port"), "local": link.get("local"),
             "address": addresses[0] if addresses else None, "mac": link["mac"], "mtu": link["mtu"], "peers": peers}
@@ -175,8 +200,9 @@ def describe(link, view):
 def public(tunnel):
     return {"name": tunnel["name"], "vni": tunnel["vni"], "port": tunnel["port"], "local": tunnel["local"],
             "address": tunnel["address"], "mac": tunnel["mac"], "mtu": tunnel["mtu"],
-            "peers": sorted(({"address": p["address"], "mac": p["mac"], "remote": p["remote"]} for p in tunnel["peers"]),
-                            key=lambda peer: peer["address"])}
+            "peers": sorted((dict({"address": p["address"], "mac": p["mac"], "remote": p["remote"]},
+                                  **({"address6": p["address6"]} if p.get("address6") else {}))
+                             for p in tunnel["peers"]), key=lambda peer: peer["address"])}
 
 
 # -- planning (pure) -------------------------------------------------------------------------
@@ -191,7 +217,7 @@ class Plan:
         self.addr_del = []  # (tunnel, cidr)
         self.neigh_del = []  # (tunnel, ip)
         self.fdb_del = []  # (tunnel, mac, dst)
-        self.neigh_set = []  # (tunnel, peer)
+        self.neigh_set = []  # (tunnel, ip, mac)
         self.fdb_set = []  # (tunnel, peer)
         self.before = []
         self.after = []
@@ -271,7 +297,7 @@ def _plan_tunnel(result, tunnel, link, mine, view, record, adopt, keep):
             link = None
     if link is None:
         result.create.append(tunnel)
-        result.neigh_set.extend((tunnel, peer) for peer in tunnel["peers"])
+        result.neigh_set.extend((tunnel, ip, mac) for peer in tunnel["peers"] for ip, mac in _neighbours(peer))
         result.fdb_set.extend((tunnel, peer) for peer in tunnel["peers"])
         if tunnel["address"]:
             result.addr_add.append((tunnel, tunnel["address"]))
@@ -298,15 +324,19 @@ def _plan_tunnel(result, tunnel, link, mine, view, record, adopt, keep):
 def _plan_entries(result, tunnel, link, view, recorded, adopt, keep):
     name = tunnel["name"]
     neigh, fdb = view["neigh"].get(link["index"], {}), view["fdb"].get(link["index"], {})
-    wanted_ips = {peer["address"] for peer in tunnel["peers"]} | set(keep)
-    wanted_macs = {peer["mac"] for peer in tunnel["peers"]} | {neigh[ip][0] for ip in keep if ip in neigh}
+    kept_macs = {neigh[ip][0] for ip in keep if ip in neigh}
+    wanted_macs = {peer["mac"] for peer in tunnel["peers"]} | kept_macs
+    # a kept peer keeps its IPv6 entry too (same MAC)
+    wanted_ips = {ip for peer in tunnel["peers"] for ip, dummy in _neighbours(peer)} | set(keep) \
+        | {ip for ip, (mac, dummy) in neigh.items() if ":" in ip and mac in kept_macs}
     for peer in tunnel["peers"]:
-        mac, state = neigh.get(peer["address"], (None, 0))
-        if mac is not None and peer["address"] not in recorded["neigh"] and not adopt:
-            result.errors.append("%s: neighbour entry %s was not made by crossnet (set adopt=true to take it over)"
-                                 % (name, peer["address"]))
-        elif mac != peer["mac"] or not state & NUD_PERMANENT:
-            result.neigh_set.append((tunnel, peer))
+        for ip, want in _neighbours(peer):
+            mac, state = neigh.get(ip, (None, 0))
+            if mac is not None and ip not in recorded["neigh"] and not adopt:
+                result.errors.append("%s: neighbour entry %s was not made by crossnet (set adopt=true to take it over)"
+                                     % (name, ip))
+            elif mac != want or not state & NUD_PERMANENT:
+                result.neigh_set.append((tunnel, ip, want))
         dsts = fdb.get(peer["mac"], [])
         if dsts and peer["mac"] not in recorded["fdb"] and not adopt:
             result.errors.append("%s: forwarding entry %s was not made by crossnet (set adopt=true to take it over)"
@@ -391,16 +421,15 @@ def apply(ipr, result, record):
         _ignore_gone(lambda: ipr.neigh("del", dst=ip, lladdr="00:00:00:00:00:00", ifindex=links[tunnel["name"]],
                                        state=NUD_PERMANENT), netlink.ENOENT)
         record.entries(tunnel["name"])["neigh"].discard(ip)
-    for tunnel, peer in result.neigh_set:
-        record.entries(tunnel["name"])["neigh"].add(peer["address"])
+    for tunnel, ip, dummy in result.neigh_set:
+        record.entries(tunnel["name"])["neigh"].add(ip)
     for tunnel, peer in result.fdb_set:
         record.entries(tunnel["name"])["fdb"].add(peer["mac"])
     record.save()  # before the entries exist: a run killed in between still owns them
     for tunnel, peer in result.fdb_set:
         ipr.fdb("replace", ifindex=links[tunnel["name"]], lladdr=peer["mac"], dst=peer["remote"], state=NUD_PERMANENT)
-    for tunnel, peer in result.neigh_set:
-        ipr.neigh("replace", dst=peer["address"], lladdr=peer["mac"], ifindex=links[tunnel["name"]],
-                  state=NUD_PERMANENT)
+    for tunnel, ip, mac in result.neigh_set:
+        ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=links[tunnel["name"]], state=NUD_PERMANENT)
 
 
 def run(params, check_mode, diff, keep=()):
@@ -433,7 +462,8 @@ def run(params, check_mode, diff, keep=()):
         tunnels=result.after,
         created=[tunnel["name"] for tunnel in result.create],
         removed=[link["name"] for link in result.delete if link["name"] not in {t["name"] for t in result.create}],
-        peers_added=sorted({"%s %s" % (t["name"], p["address"]) for t, p in result.neigh_set + result.fdb_set}),
+        peers_added=sorted({"%s %s" % (t["name"], ip) for t, ip, dummy in result.neigh_set}
+                           | {"%s %s" % (t["name"], p["address"]) for t, p in result.fdb_set}),
         peers_removed=sorted({"%s %s" % (t["name"], ip) for t, ip in result.neigh_del}
                              | {"%s %s" % (t["name"], mac) for t, mac, dummy in result.fdb_del}),
     )

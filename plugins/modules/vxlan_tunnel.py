@@ -83,6 +83,13 @@ options:
             description: The peer's node address (the outer destination).
             type: str
             required: true
+          address6:
+            description:
+              - The IPv6 link-local address of the peer's device (the kernel derives it from the
+                device's MAC, EUI-64), when IPv6 routes go through the tunnel to the peer.  An
+                IPv6 route cannot have an IPv4 next hop, so they go via this address, and a second
+                permanent neighbour entry resolves it to O(tunnels[].peers[].mac).
+            type: str
           host:
             description: The peer's name, for messages only.
             type: str
@@ -199,6 +206,7 @@ TUNNEL_OPTIONS = dict(
         address=dict(type="str", required=True),
         mac=dict(type="str", required=True),
         remote=dict(type="str", required=True),
+        address6=dict(type="str"),
         host=dict(type="str"),
     )),
 )

@@ -288,14 +288,19 @@ class _Host:
         """(preflight entry, tunnel peer, routes) of the hosts that reach this one through the
         overlay: made once, shared by their plans like preflight_entry and routes_toward."""
         if self._overlay_entries is None:
-            node, vtep = str(self.node_address), str(self.vtep)
+            node, vtep, mac = str(self.node_address), str(self.vtep), vtep_mac(self.vtep)
             routes = [{"dest": "%s/32" % vtep, "dev": VXLAN_DEVICE, "scope": "link"}]
             routes.extend({"dest": dest, "gateway": vtep, "dev": VXLAN_DEVICE, "onlink": True}
                           for dest in _peer_networks(self))
+            tunnel_peer = {"host": self.name, "address": vtep, "mac": mac, "remote": node}
+            if self.ipv6:
+                # IPv6 has no IPv4 next hop: its routes go via the link-local address the peer's
+                # device has (from its MAC), which a neighbour entry resolves to that MAC
+                tunnel_peer["address6"] = vtep_link_local(mac)
+                routes.extend({"dest": dest, "gateway": tunnel_peer["address6"], "dev": VXLAN_DEVICE}
+                              for dest in _peer_networks6(self))
             self._overlay_entries = (
-                {"host": self.name, "address": node, "overlay": True, "address6": None},
-                {"host": self.name, "address": vtep, "mac": vtep_mac(self.vtep), "remote": node},
-                routes)
+                {"host": self.name, "address": node, "overlay": True, "address6": None}, tunnel_peer, routes)
         return self._overlay_entries
 
 
@@ -743,14 +748,20 @@ def _check_blocks(blocks, nodes, gateway, errors):
 
 
 def _check_node_addresses6(hosts, errors):
-    """When any host has IPv6 containers every host needs an IPv6 node address, except one
-    without facts (unreachable: the others keep their routes toward its IPv6 containers)."""
-    first = next((host for host in hosts if host.ipv6), None)
-    if first is None:
+    """When any host has IPv6 containers a host needs an IPv6 node address if it reaches a peer
+    directly (not through the overlay) and either has IPv6 containers; except a host without
+    facts (unreachable: the others keep their routes toward its IPv6 containers).  Runs after
+    _plan_overlay, which says which pairs use the overlay."""
+    with_ipv6 = [host for host in hosts if host.ipv6]
+    if not with_ipv6:
         return
     for host in hosts:
         if host.node6_source is not None or not host.has_facts:
             continue
+        first = next((peer for peer in (hosts if host.ipv6 else with_ipv6)
+                      if peer is not host and not _overlay_pair(host, peer)), None)
+        if first is None:
+            continue  # every such peer is reached through the overlay
         if host.ipv6:
             what = "has IPv6 containers but"
         else:
@@ -790,6 +801,11 @@ def _resolve_guesses(hosts, gateway, blocks):
         if clash:
             host.unresolved = "%s; its ansible_host %s %s" % (host.unresolved, address, clash)
             host.node_address, host.node_source = None, None
+
+
+def vtep_link_local(mac):
+    """The IPv6 link-local address the kernel gives a device with MAC ``mac`` (EUI-64)."""
+    return str(netaddr.EUI(mac).ipv6_link_local())
 
 
 def vtep_mac(address):
@@ -848,7 +864,6 @@ def _plan_overlay(hosts, gateway, blocks, errors):
     overlay = [host for host in hosts if host.overlay]
     if not overlay:
         return
-    _refuse_ipv6_overlay(hosts, overlay, errors)
     for key, attribute in (("crossnet_vxlan_vni", "vni"), ("crossnet_vxlan_port", "port")):
         first = overlay[0]
         for host in overlay[1:]:
@@ -872,21 +887,6 @@ def _plan_overlay(hosts, gateway, blocks, errors):
                 errors.append("host %s: container %r: mtu %d is above the overlay's MTU %d (uplink MTU "
                               "%d - %d for VXLAN); lower it or leave it unset"
                               % (host.name, container.name, container.mtu, mtu, uplink_mtu, VXLAN_OVERHEAD))
-
-
-def _refuse_ipv6_overlay(hosts, overlay, errors):
-    """IPv6 containers are not routed through the overlay (yet): refuse a host of ``overlay``
-    that reaches a peer through it when either of them has IPv6 containers."""
-    with_ipv6 = [host for host in hosts if host.ipv6]
-    if not with_ipv6:
-        return
-    for host in overlay:
-        # A host in vxlan mode reaches the first candidate through the overlay already.
-        candidates = hosts if host.ipv6 else with_ipv6
-        peer = next((peer for peer in candidates if peer is not host and _overlay_pair(host, peer)), None)
-        if peer is not None:
-            errors.append("host %s: IPv6 containers across the VXLAN overlay (peer %s) are not supported yet"
-                          % (host.name, peer.name))
 
 
 def _refuse_plain_peer(host, reached, errors):
@@ -1382,10 +1382,10 @@ def plan_network(hosts, gateway=DEFAULT_GATEWAY, masquerade=True, masquerade_exc
             errors.append("host %s: no variables" % name)
             continue
         planned.append(_read_host(name, variables, errors))
-    _check_node_addresses6(planned, errors)
     blocks = _check_topology(planned, gateway_address, errors, gateway6_address)
     _resolve_guesses(planned, gateway_address, blocks)
     _plan_overlay(planned, gateway_address, blocks, errors)
+    _check_node_addresses6(planned, errors)
     if errors:
         raise PlanError(errors)
 

@@ -19,6 +19,8 @@ import tempfile
 
 from ansible import constants as C
 
+from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import vtep_link_local
+
 PREFIX = "crossnet-plan-"
 ROUTED_NETWORKS = "routed_networks.json"
 VTEPS = "vteps.json"  # (a part's file name is hex: these two never clash with one)
@@ -66,8 +68,9 @@ def read(directory, host):
         for peer in part["peers"]:
             routes.extend(_direct_routes(peer, routed[peer["host"]], part["uplink"]))
         return part
-    # A peer reached through the overlay: a route to its VTEP, its containers via the VTEP, and
-    # an entry in the tunnel, in the order of the peers.
+    # A peer reached through the overlay: a route to its VTEP, its containers via the VTEP (over
+    # IPv6 via the link-local address of its device), and an entry in the tunnel, in the order of
+    # the peers.
     vteps = _read(os.path.join(directory, VTEPS))
     tunnel = tunnels[0]
     device, tunnel["peers"] = tunnel["name"], []
@@ -76,11 +79,16 @@ def read(directory, host):
             routes.extend(_direct_routes(peer, routed[peer["host"]], part["uplink"]))
             continue
         vtep = vteps[peer["host"]]
-        tunnel["peers"].append({"host": peer["host"], "address": vtep["address"], "mac": vtep["mac"],
-                                "remote": peer["address"]})
+        entry = {"host": peer["host"], "address": vtep["address"], "mac": vtep["mac"], "remote": peer["address"]}
+        networks = routed[peer["host"]]
         routes.append({"dest": "%s/32" % vtep["address"], "dev": device, "scope": "link"})
         routes.extend({"dest": dest, "gateway": vtep["address"], "dev": device, "onlink": True}
-                      for dest in routed[peer["host"]])
+                      for dest in networks if ":" not in dest)
+        networks6 = [dest for dest in networks if ":" in dest]  # (there only when it has IPv6 containers)
+        if networks6:
+            entry["address6"] = vtep_link_local(vtep["mac"])
+            routes.extend({"dest": dest, "gateway": entry["address6"], "dev": device} for dest in networks6)
+        tunnel["peers"].append(entry)
     return part
 
 

@@ -188,3 +188,40 @@ def test_bad_input_is_refused_before_any_change(sandbox):
         result = apply(sandbox, [tunnel(**bad)])
         assert result["failed"] and words in result["msg"], (bad, result.get("msg"))
     assert link(sandbox) is None
+
+
+def neigh6(box, name=DEV):
+    entries = json.loads(box.run(["ip", "-j", "-6", "neigh", "show", "dev", name]).stdout or "[]")
+    return sorted((e["dst"], e.get("lladdr"), "PERMANENT" in e.get("state", [])) for e in entries
+                  if "PERMANENT" in e.get("state", []))
+
+
+def test_a_peer_with_address6_gets_an_ipv6_neighbour_entry_too(sandbox):
+    """IPv6 routes through the tunnel go via the peer device's link-local address: its entry is
+    made, kept, repaired, removed with the peer, and one that is not ours is refused."""
+    uplink(sandbox)
+    peers = [dict(PEERS[0], address6="fe80::63:aff:feff:9"), PEERS[1]]
+    done = apply(sandbox, [tunnel(peers)], diff=True)
+    assert done["changed"] and not done["failed"], done.get("msg")
+    assert neigh6(sandbox) == [("fe80::63:aff:feff:9", "02:63:0a:ff:00:09", True)]
+    assert neigh(sandbox) == sorted((p["address"], p["mac"], True) for p in PEERS)
+    assert "crossnet-vxlan fe80::63:aff:feff:9" in done["peers_added"]
+    after = {peer["address"]: peer for peer in done["diff"]["after"]["tunnels"][0]["peers"]}
+    assert after["10.255.0.9"]["address6"] == "fe80::63:aff:feff:9" and "address6" not in after["10.255.0.10"]
+    again = apply(sandbox, [tunnel(peers)], diff=True)
+    assert again["changed"] is False and again["diff"]["before"] == again["diff"]["after"], again["diff"]
+    # drift: the IPv6 entry deleted
+    sandbox.run(["ip", "-6", "neigh", "del", "fe80::63:aff:feff:9", "dev", DEV], check=True)
+    assert apply(sandbox, [tunnel(peers)], check=True)["changed"] is True
+    assert apply(sandbox, [tunnel(peers)])["changed"] is True
+    assert neigh6(sandbox) == [("fe80::63:aff:feff:9", "02:63:0a:ff:00:09", True)]
+    # the peer no longer routes IPv6: its IPv6 entry goes, its IPv4 one stays
+    assert apply(sandbox, [tunnel()])["changed"] is True
+    assert neigh6(sandbox) == [] and neigh(sandbox) == sorted((p["address"], p["mac"], True) for p in PEERS)
+    # an entry that is not ours where ours must go
+    sandbox.run(["ip", "-6", "neigh", "replace", "fe80::63:aff:feff:9", "lladdr", "02:00:00:00:00:01", "dev", DEV,
+                 "nud", "permanent"], check=True)
+    refused = apply(sandbox, [tunnel(peers)])
+    assert refused["failed"] and "neighbour entry fe80::63:aff:feff:9 was not made by crossnet" in refused["msg"]
+    bad = apply(sandbox, [tunnel([dict(PEERS[0], address6="fd00::9")])])
+    assert bad["failed"] and "is not link-local" in bad["msg"]

@@ -228,6 +228,24 @@ def test_stored_parts_read_back_as_the_plans_options(tmp_path, monkeypatch):
         assert plan_store.read(directory, name)["args"] == host_network_args(part), name
 
 
+@pytest.mark.parametrize("mode", ["vxlan", "cross_subnet"])
+def test_stored_overlay_parts_read_back_as_the_plans_options(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr(plan_store.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
+    hosts = dual()
+    for variables in hosts.values():
+        variables.update(crossnet_encapsulation=mode, crossnet_vtep_cidr="10.255.0.0/24")
+    hosts["h3"]["ansible_facts"] = facts6("192.168.8.5", "2001:db8:8::5")  # another subnet
+    plan = plan_network(hosts)
+    parts = {name: plan.part(name) for name in plan.names}
+    directory = plan_store.write(
+        {name: {"args": host_network_args(part), "peers": part["preflight"]["peers"], "uplink": "eth0",
+                "unresolved": None} for name, part in parts.items()},
+        {name: plan.routed_networks(name) for name in plan.names}, plan.vteps())
+    for name, part in parts.items():
+        assert plan_store.read(directory, name)["args"] == host_network_args(part), name
+    assert any("address6" in peer for peer in parts["h2"]["vxlan"]["peers"])
+
+
 def test_the_action_plugin_takes_gateway6_and_masquerade6():
     options = {"hosts": ["h1", "h2", "h3"], "gateway6": "fe80::9", "masquerade6": False}
     args = plan_part(dual(), "h1", options)
@@ -417,23 +435,45 @@ def test_masquerade_exclude_refuses_bad_ipv6():
                      masquerade_exclude=["fd00::1/64"])
 
 
+def overlay_routes6(part):
+    return [route for route in part["routes"] if route.get("dev") == "crossnet-vxlan" and ":" in route["dest"]]
+
+
 @pytest.mark.parametrize("mode", ["vxlan", "cross_subnet"])
-def test_ipv6_containers_across_the_overlay_are_refused(mode):
+def test_ipv6_containers_cross_the_overlay_via_the_peer_device_link_local_address(mode):
     hosts = dual()
     for variables in hosts.values():
         variables["crossnet_encapsulation"] = mode
         variables["crossnet_vtep_cidr"] = "10.255.0.0/24"
     hosts["h3"]["ansible_facts"] = facts6("192.168.8.5", "2001:db8:8::5")  # another subnet
+    plans = network_plan(hosts)
+    tunnels = {host: {peer["host"]: peer for peer in part["vxlan"]["peers"]} for host, part in plans.items()}
+    h3 = tunnels["h1"]["h3"]
+    # the EUI-64 link-local address of h3's device, whose MAC comes from its VTEP address
+    b = [int(part, 16) for part in h3["mac"].split(":")]
+    assert h3["address6"] == "fe80::%x:%x:%x:%x" % ((b[0] ^ 2) << 8 | b[1], b[2] << 8 | 0xff, 0xfe00 | b[3],
+                                                    b[4] << 8 | b[5])
+    assert {"dest": "fd00:3::/64", "gateway": h3["address6"], "dev": "crossnet-vxlan"} in overlay_routes6(plans["h1"])
+    assert "address6" not in tunnels["h3"]["h2"]  # h2 has no IPv6 containers: no IPv6 route toward it
+    if mode == "vxlan":  # every peer through the overlay
+        assert [r["dest"] for r in overlay_routes6(plans["h2"])] == ["fd00:1::1/128", "fd00:1::2/128", "fd00:3::/64"]
+        assert not [r for r in plans["h2"]["routes"] if r.get("dev") == "eth0"]
+    else:  # h1 and h2 are on-link: IPv6 between them goes via the IPv6 node addresses
+        assert {"dest": "fd00:1::1/128", "gateway": "2001:db8:9::3", "dev": "eth0"} in plans["h2"]["routes"]
+        assert [r["dest"] for r in overlay_routes6(plans["h2"])] == ["fd00:3::/64"]
+
+
+def test_hosts_that_reach_every_peer_through_the_overlay_need_no_ipv6_node_address():
+    hosts = dual()
+    for variables in hosts.values():
+        variables["ansible_facts"] = facts6(variables["ansible_facts"]["eth0"]["ipv4"]["address"])  # no global IPv6
+        variables.update(crossnet_encapsulation="vxlan", crossnet_vtep_cidr="10.255.0.0/24")
+    plans = network_plan(hosts)
+    assert all(part["preflight"]["node_address6"] is None for part in plans.values())
+    hosts["h2"]["crossnet_encapsulation"] = hosts["h1"]["crossnet_encapsulation"] = "cross_subnet"
+    del hosts["h3"]  # h1 and h2, on one subnet, then reach each other directly: over IPv6 too
     errors = errors_of(hosts)
-    if mode == "vxlan":
-        assert "host h1: IPv6 containers across the VXLAN overlay (peer h2) are not supported yet" in errors
-        assert "host h2: IPv6 containers across the VXLAN overlay (peer h1) are not supported yet" in errors
-    else:  # h1 and h2 are on-link: only the pairs with h3 use the overlay
-        assert [error for error in errors if "overlay" in error] == [
-            "host h1: IPv6 containers across the VXLAN overlay (peer h3) are not supported yet",
-            "host h2: IPv6 containers across the VXLAN overlay (peer h3) are not supported yet",
-            "host h3: IPv6 containers across the VXLAN overlay (peer h1) are not supported yet",
-        ]
+    assert any("host h1: has IPv6 containers but no IPv6 node address" in error for error in errors), errors
 
 
 def test_overlay_between_ipv4_only_hosts_is_fine_in_a_dual_stack_inventory():
