@@ -324,6 +324,7 @@ class NetnsPlan:
         self.addr_add = []  # (index, cidr)
         self.addr_del = []
         self.neigh = []  # (index, gateway, mac)
+        self.neigh_del = []  # (index, address): a former gateway's entry (purge)
         self.routes = []  # route dicts (rt.normalize_routes shape) to replace
         self.route_del = []  # route views to delete
         self.changed_pairs = []
@@ -333,7 +334,7 @@ class NetnsPlan:
     @property
     def changed(self):
         return bool(self.rebuild or self.loopback_up or self.peer_links or self.addr_add or self.addr_del
-                    or self.neigh or self.routes or self.route_del)
+                    or self.neigh or self.neigh_del or self.routes or self.route_del)
 
 
 def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
@@ -381,6 +382,14 @@ def plan_netns(pairs, host_links, view, purge=False, adopt=False, created=()):
             if lladdr != host["mac"] or not state & NUD_PERMANENT or emptied:
                 result.neigh.append((peer["index"], gateway, host["mac"]))
                 ops += 1
+        if purge:
+            # a gateway the pair no longer has (another crossnet_gateway(6), or no address of its
+            # family left): its permanent entry pointing at the host end is ours
+            stale = [(peer["index"], address) for (index, address), (lladdr, state) in sorted(view["neigh"].items())
+                     if index == peer["index"] and state & NUD_PERMANENT and lladdr == host["mac"]
+                     and address not in (pair["gateway"], pair.get("gateway6"))]
+            result.neigh_del.extend(stale)
+            ops += len(stale)
         for want in gateway_routes(pair):
             key = (want["dest"], want["metric"])
             wanted_routes.add(key)
@@ -456,6 +465,12 @@ def apply_netns(ipr, plan):
         ipr.addr("del", index=index, address=address, prefixlen=int(prefixlen))
     for index, gateway, mac in plan.neigh:
         ipr.neigh("replace", dst=gateway, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
+    for index, address in plan.neigh_del:
+        try:
+            ipr.neigh("del", dst=address, lladdr="00:00:00:00:00:00", ifindex=index, state=NUD_PERMANENT)
+        except netlink.NetlinkError as exc:
+            if netlink.error_code(exc) != netlink.ENOENT:  # flushed with the device's last address
+                raise
     for route in plan.routes:
         ipr.route("replace", **rt.spec(route, plan.links))
     for have in plan.route_del:

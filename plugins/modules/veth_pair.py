@@ -114,7 +114,8 @@ options:
     description:
       - With O(state=present), delete host links carrying a C(crossnet:) alias that are not listed,
         and, in the namespaces of the listed pairs, routes of protocol C(157) other than the
-        gateway routes of their pairs.
+        gateway routes of their pairs and permanent neighbour entries pointing at the host end
+        for an address that is no longer the pair's O(pairs[].gateway) or O(pairs[].gateway6).
     type: bool
     default: false
   adopt:

@@ -277,3 +277,22 @@ def test_ipv6_foreign_default_route_and_bad_gateway6(sandbox):
     assert adopted["changed"] and routes6(sandbox, "cnt1-s") == GATEWAY_ROUTES6
     bad = sandbox.run_module("veth_pair", {"pairs": [dict(PAIRS6[1], gateway6="169.254.1.1")]})
     assert bad["failed"] and "169.254.1.1 is not an IPv6 address" in bad["msg"]
+
+
+def test_a_former_gateway_entry_goes_with_purge(sandbox):
+    """A pair that loses its IPv6 addresses (or whose gateway changes) keeps no permanent
+    neighbour entry for the gateway it no longer has; an entry that is not the host end's stays."""
+    setup6(sandbox)
+    assert not sandbox.run_module("veth_pair", {"pairs": PAIRS6})["failed"]
+    sandbox.netns_run("cnt1-d", ["ip", "neigh", "add", "169.254.9.9", "lladdr", "02:00:00:00:00:09", "dev", "eth0",
+                                 "nud", "permanent"], check=True)  # not pointing at the host end: not ours
+    four_only = [dict(PAIRS6[0], addresses=["10.9.0.4"], gateway6=None), dict(PAIRS6[1], gateway6="fe80::2")]
+    kept = sandbox.run_module("veth_pair", {"pairs": four_only})
+    assert kept["changed"] and neighbour(sandbox, "cnt1-d", "fe80::1") is not None  # without purge: left
+    purged = sandbox.run_module("veth_pair", {"pairs": four_only, "purge": True})
+    assert purged["changed"] and sorted(purged["changed_pairs"]) == ["cnt1vd", "cnt1vs"], purged
+    assert neighbour(sandbox, "cnt1-d", "fe80::1") is None and routes6(sandbox, "cnt1-d") == []
+    assert neighbour(sandbox, "cnt1-s", "fe80::1") is None
+    assert neighbour(sandbox, "cnt1-s", "fe80::2")[1] == ["PERMANENT"]
+    assert neighbour(sandbox, "cnt1-d", "169.254.9.9") == ("02:00:00:00:00:09", ["PERMANENT"])
+    assert sandbox.run_module("veth_pair", {"pairs": four_only, "purge": True})["changed"] is False
