@@ -28,8 +28,21 @@ def rt_name(tag):
 
 
 def two_subnets():
+    """two_subnets.yml without its IPv6 side (link address6, gateway6, IPv6 blocks and container
+    addresses): these tests are about routers and IPv4; tests/lab/test_ipv6.py has IPv6's."""
     with open(TWO_SUBNETS, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        doc = yaml.safe_load(handle)
+    for group in ("hosts", "outside", "routers"):
+        for node in doc.get(group, {}).values():
+            node.pop("gateway6", None)
+            for link in node["links"]:
+                link.pop("address6", None)
+            variables = node.get("vars", {})
+            if isinstance(variables.get("crossnet_container_cidr"), list):
+                variables["crossnet_container_cidr"] = [c for c in variables["crossnet_container_cidr"] if ":" not in c][0]
+            for container in variables.get("crossnet_containers", []):
+                container["addresses"] = [a for a in container["addresses"] if ":" not in a]
+    return doc
 
 
 def ping(lab, node, address):

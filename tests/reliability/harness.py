@@ -285,6 +285,20 @@ class ReliabilityLab:
             self.rebuild()
 
 
+def rejected(lab, overrides, expect, extra_vars=None, from_pristine=False):
+    """Run site.yml with ``overrides``; it must fail, change nothing, and say every ``expect``
+    (with ``from_pristine``, also: the lab was pristine before the run)."""
+    before = lab.snapshots()
+    run = lab.playbook(overrides=overrides, extra_vars=extra_vars)
+    assert run.rc != 0, "the run succeeded on bad input: %s" % run.describe()
+    assert not run.changed_tasks(), "tasks reported changed: %s" % run.changed_tasks()
+    missing = [text for text in expect if text not in run.output]
+    assert not missing, "the failure does not name %s: %s" % (missing, run.describe())
+    lab.assert_unchanged_since(before, "a run on bad input")
+    assert not from_pristine or before == lab.pristine, "the lab was not pristine before the run"
+    return run
+
+
 def read_events(path):
     try:
         with open(path, encoding="utf-8") as handle:

@@ -6,16 +6,17 @@
 Run *inside* a host (its network and mount namespace) as ``python3 - < snapshot.py``: prints one
 JSON document with these sections, each a list of text lines:
 
-- ``iptables-nft``, ``iptables-legacy``: ``iptables-save`` without counters or timestamps;
-- ``routes``: ``ip route show table all`` (all tables, IPv4 and IPv6);
+- ``iptables-nft``, ``iptables-legacy``, ``ip6tables-nft``, ``ip6tables-legacy``: ``iptables-save``
+  and ``ip6tables-save`` without counters or timestamps;
+- ``routes``: ``ip -4 route show table all`` and ``ip -6 route show table all`` (all tables);
 - ``links``: ``ip -d link`` without the per-link statistics (names, kinds, aliases, flags);
 - ``netns``: ``ip netns`` names (without the changing ``(id: N)``);
-- ``neighbours``: the host's permanent IPv4 neighbours and the forwarding entries of its VXLAN
-  devices (``bridge fdb`` lines with a ``dst``);
+- ``neighbours``: the host's permanent neighbours (both families) and the forwarding entries of
+  its VXLAN devices (``bridge fdb`` lines with a ``dst``);
 - ``sysctls``: ``net.ipv4.ip_forward`` and every ``net/ipv4/conf/*/{proxy_arp,rp_filter}`` and
-  ``net/ipv4/neigh/*/proxy_delay``;
-- ``netns:<name>``: inside each named namespace, ``ip -d link``, ``ip addr``, its routes and
-  permanent neighbours;
+  ``net/ipv4/neigh/*/proxy_delay``; every ``net/ipv6/conf/*/{forwarding,accept_ra}``;
+- ``netns:<name>``: inside each named namespace, ``ip -d link``, its IPv4 and global IPv6
+  addresses, its routes and permanent neighbours;
 - ``files``: every file under /etc/sysctl.d, /etc/iproute2/rt_protos.d and /var/lib/crossnet with
   owner, mode and a digest of its content.
 
@@ -69,7 +70,8 @@ def links():
 def sysctls():
     paths = ["/proc/sys/net/ipv4/ip_forward"]
     for pattern in ("/proc/sys/net/ipv4/conf/*/proxy_arp", "/proc/sys/net/ipv4/conf/*/rp_filter",
-                    "/proc/sys/net/ipv4/neigh/*/proxy_delay"):
+                    "/proc/sys/net/ipv4/neigh/*/proxy_delay", "/proc/sys/net/ipv6/conf/*/forwarding",
+                    "/proc/sys/net/ipv6/conf/*/accept_ra"):
         paths.extend(sorted(glob.glob(pattern)))
     lines = []
     for path in paths:
@@ -119,13 +121,19 @@ def namespaces():
         sections["netns:" + name] = (
             [re.sub(r" link-netnsid \d+", "", x) for x in _run(["ip", "-n", name, "-d", "link"])]
             + _run(["ip", "-4", "-n", name, "addr"])
-            + _run(["ip", "-n", name, "route", "show", "table", "all"])
-            + _run(["ip", "-n", name, "neigh", "show", "nud", "permanent"]))
+            # (a veth's link-local address follows its MAC, which a recreated veth changes)
+            + _run(["ip", "-6", "-n", name, "addr", "show", "scope", "global"])
+            # one family per command: without -4, `ip route`/`ip neigh` list both families
+            + _run(["ip", "-n", name, "-4", "route", "show", "table", "all"])
+            + _run(["ip", "-n", name, "-6", "route", "show", "table", "all"])
+            + _run(["ip", "-n", name, "-4", "neigh", "show", "nud", "permanent"])
+            + _run(["ip", "-n", name, "-6", "neigh", "show", "nud", "permanent"]))
     return sections
 
 
 def neighbours():
     return (_run(["ip", "-4", "neigh", "show", "nud", "permanent"])
+            + _run(["ip", "-6", "neigh", "show", "nud", "permanent"])
             + sorted(line for line in _run(["bridge", "fdb", "show"]) if " dst " in line))
 
 
@@ -134,7 +142,10 @@ def collect():
         "neighbours": neighbours(),
         "iptables-nft": iptables("iptables-nft-save"),
         "iptables-legacy": iptables("iptables-legacy-save"),
-        "routes": _run(["ip", "route", "show", "table", "all"]),  # IPv4 and IPv6
+        "ip6tables-nft": iptables("ip6tables-nft-save"),
+        "ip6tables-legacy": iptables("ip6tables-legacy-save"),
+        "routes": (_run(["ip", "-4", "route", "show", "table", "all"])
+                   + _run(["ip", "-6", "route", "show", "table", "all"])),
         "links": links(),
         "netns": sorted(_NETNS_ID.sub("", line) for line in _run(["ip", "netns", "list"])),
         "sysctls": sysctls(),
@@ -148,9 +159,12 @@ _VOLATILE = [
     (re.compile(r"link/ether [0-9a-f:]+ "), "link/ether MAC "),   # a recreated veth's MAC
     (re.compile(r"lladdr [0-9a-f:]+"), "lladdr MAC"),
     (re.compile(r" link-netnsid \d+"), ""),
+    (re.compile(r" expires \d+sec"), " expires Nsec"),         # a route from a router advertisement
 ]
-# IPv6 link-local and multicast routes of a fresh veth appear only after DAD: not ours, and racy.
-_IPV6_AUTOCONF = re.compile(r"^(local |multicast |anycast )?(fe80::|ff00::)")
+# The kernel's own IPv6 link-local and multicast routes of a fresh veth appear only after DAD: not
+# ours, and racy.  Only routes (``proto kernel``): a permanent neighbour such as the containers'
+# ``fe80::1`` (crossnet_gateway6) is the collection's and stays.
+_IPV6_AUTOCONF = re.compile(r"^(local |multicast |anycast )?(fe80::|ff00::)\S* dev \S+ .*\bproto kernel\b")
 
 
 def normalized(snap):
