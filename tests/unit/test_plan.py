@@ -35,9 +35,12 @@ _make_collection_importable()
 
 # pylint: disable=wrong-import-position
 from ansible_collections.crossnet.routed.plugins.module_utils import names  # noqa: E402
+from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (  # noqa: E402
     PlanError,
+    host_network_args,
     network_plan,
+    plan_network,
 )
 
 
@@ -68,6 +71,21 @@ def errors_of(hosts, **kwargs):
     with pytest.raises(PlanError) as caught:
         network_plan(hosts, **kwargs)
     return caught.value.errors
+
+
+def assert_stored_parts_read_back(hosts, tmp_path, monkeypatch):
+    """Plan ``hosts``, write every part to the plan store as the network_plan filter does, and
+    check each host's part reads back as the plan's host_network options; returns the parts."""
+    monkeypatch.setattr(plan_store.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
+    plan = plan_network(hosts)
+    parts = {name: plan.part(name) for name in plan.names}
+    directory = plan_store.write(
+        {name: {"args": host_network_args(part), "peers": part["preflight"]["peers"], "uplink": "eth0",
+                "unresolved": None} for name, part in parts.items()},
+        {name: plan.routed_networks(name) for name in plan.names}, plan.vteps())
+    for name, part in parts.items():
+        assert plan_store.read(directory, name)["args"] == host_network_args(part), name
+    return parts
 
 
 def assert_one_error(hosts, *fragments, **kwargs):

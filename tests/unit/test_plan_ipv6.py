@@ -10,13 +10,12 @@ import copy
 
 import pytest
 
-from test_plan import assert_one_error, errors_of, facts  # also makes the collection importable
+from test_plan import assert_one_error, assert_stored_parts_read_back, errors_of, facts  # also makes the collection importable
 
 from ansible_collections.crossnet.routed.plugins.action.host_network import plan_part  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.filter.network_diagram import render  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.filter.node_addresses import node_addresses  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.filter.preflight_input import preflight_input  # noqa: E402
-from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (  # noqa: E402
     HOST_NETWORK_OPTIONS,
     HOST_VARIABLES,
@@ -214,35 +213,19 @@ def test_the_summary_keeps_the_ipv6_preflight():
 
 
 def test_stored_parts_read_back_as_the_plans_options(tmp_path, monkeypatch):
-    monkeypatch.setattr(plan_store.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
     hosts = dual()
     hosts["h4"] = {"crossnet_uplink": "eth0", "crossnet_node_address": "192.168.9.6",  # no facts
                    "crossnet_containers": containers(("d", ["10.4.0.1", "fd00:4::1"]))}
-    plan = plan_network(hosts)
-    parts = {name: plan.part(name) for name in plan.names}
-    directory = plan_store.write(
-        {name: {"args": host_network_args(part), "peers": part["preflight"]["peers"], "uplink": "eth0",
-                "unresolved": None} for name, part in parts.items()},
-        {name: plan.routed_networks(name) for name in plan.names}, plan.vteps())
-    for name, part in parts.items():
-        assert plan_store.read(directory, name)["args"] == host_network_args(part), name
+    assert_stored_parts_read_back(hosts, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("mode", ["vxlan", "cross_subnet"])
 def test_stored_overlay_parts_read_back_as_the_plans_options(tmp_path, monkeypatch, mode):
-    monkeypatch.setattr(plan_store.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
     hosts = dual()
     for variables in hosts.values():
         variables.update(crossnet_encapsulation=mode, crossnet_vtep_cidr="10.255.0.0/24")
     hosts["h3"]["ansible_facts"] = facts6("192.168.8.5", "2001:db8:8::5")  # another subnet
-    plan = plan_network(hosts)
-    parts = {name: plan.part(name) for name in plan.names}
-    directory = plan_store.write(
-        {name: {"args": host_network_args(part), "peers": part["preflight"]["peers"], "uplink": "eth0",
-                "unresolved": None} for name, part in parts.items()},
-        {name: plan.routed_networks(name) for name in plan.names}, plan.vteps())
-    for name, part in parts.items():
-        assert plan_store.read(directory, name)["args"] == host_network_args(part), name
+    parts = assert_stored_parts_read_back(hosts, tmp_path, monkeypatch)
     assert any("address6" in peer for peer in parts["h2"]["vxlan"]["peers"])
 
 

@@ -11,13 +11,12 @@ import hashlib
 import netaddr
 import pytest
 
-from test_plan import assert_one_error, errors_of, facts  # also makes the collection importable
+from test_plan import assert_one_error, assert_stored_parts_read_back, errors_of, facts  # also makes the collection importable
 
 from ansible_collections.crossnet.routed.plugins.filter.node_addresses import node_addresses  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.filter.preflight_input import preflight_input  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.module_utils import names  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.plugin_utils import plan as plan_mod  # noqa: E402
-from ansible_collections.crossnet.routed.plugins.plugin_utils import plan_store  # noqa: E402
 from ansible_collections.crossnet.routed.plugins.plugin_utils.plan import (  # noqa: E402
     HOST_NETWORK_OPTIONS,
     HOST_VARIABLES,
@@ -451,17 +450,9 @@ def test_an_overlay_peer_without_node_address_keeps_its_routes_and_vtep_route():
 
 
 def test_stored_parts_read_back_as_the_plans_options(tmp_path, monkeypatch):
-    monkeypatch.setattr(plan_store.C, "DEFAULT_LOCAL_TMP", str(tmp_path))
     hosts = three("cross_subnet")
     hosts["d"] = host("192.168.9.9", [], "vxlan", crossnet_vtep_cidr=CIDR)  # no containers: only its VTEP route
-    plan = plan_network(hosts)
-    parts = {name: plan.part(name) for name in plan.names}
-    directory = plan_store.write(
-        {name: {"args": host_network_args(part), "peers": part["preflight"]["peers"], "uplink": "eth0",
-                "unresolved": None} for name, part in parts.items()},
-        {name: plan.routed_networks(name) for name in plan.names}, plan.vteps())
-    for name, part in parts.items():
-        assert plan_store.read(directory, name)["args"] == host_network_args(part), name
+    parts = assert_stored_parts_read_back(hosts, tmp_path, monkeypatch)
     assert {"dest": "%s/32" % vtep_start("d", CIDR), "dev": VXLAN_DEVICE, "scope": "link"} in parts["a"]["routes"]
 
 
