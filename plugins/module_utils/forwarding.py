@@ -322,26 +322,6 @@ def describe(values, accept_ra_names, file_path, content, sections):
     return text
 
 
-class Job:
-    """One owned chain of one family: where, which rules, whether it is to exist."""
-
-    def __init__(self, title, backend, chain, rules, present):
-        self.title = title
-        self.backend = backend
-        self.chain = chain
-        self.rules = rules
-        self.present = present
-        self.before = self.after = None
-        self.changed = False
-
-    def sync(self, check_mode, records, adopt, before=None):
-        self.changed, self.before, self.after = iptables_state.sync(
-            self.backend, self.chain, self.rules, self.present, check_mode, records, adopt, before)
-
-    def rule_lines(self):
-        return ["-A %s %s" % (self.chain.name, rule) for rule in self.after.rules]
-
-
 def _interfaces(params, key):
     names = iptables.unique(params.get(key) or [])
     bad = ["%s: interface %r %s" % (key, name, ifname_error(name)) for name in names if ifname_error(name)]
@@ -389,12 +369,12 @@ def run(module, params, check_mode, diff):
         backend = iptables.Backend.find(module, params["backend"])
         backend6 = iptables.ipv6_backend(module, params["backend"], bool(rules6 or raw_rules),
                                          "IPv6 container networks and source checks need ip6tables")
-        jobs = [Job("iptables -t filter", backend, iptables.FORWARD_CHAIN, rules4, present)]
+        job = iptables_state.ChainJob
+        jobs = [job("iptables -t filter", backend, iptables.FORWARD_CHAIN, rules4, present)]
         if backend6 is not None:
-            jobs += [Job("ip6tables -t filter", backend6, iptables.FORWARD_CHAIN, rules6, bool(rules6)),
-                     Job("ip6tables -t raw", backend6, iptables.RAW_CHAIN, raw_rules, bool(raw_rules))]
-        # Every chain is checked for a foreign owner before anything changes.
-        befores = [iptables_state.read_owned(job.backend, job.chain, records, adopt) for job in jobs]
+            jobs += [job("ip6tables -t filter", backend6, iptables.FORWARD_CHAIN, rules6, bool(rules6)),
+                     job("ip6tables -t raw", backend6, iptables.RAW_CHAIN, raw_rules, bool(raw_rules))]
+        befores = iptables_state.read_all_owned(jobs, records, adopt)
         # Accept rules and source checks go in before forwarding is on.
         for job, before in zip(jobs, befores):
             if job.present:

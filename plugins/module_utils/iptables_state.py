@@ -182,6 +182,33 @@ def read_owned(backend, chain, records, adopt):
     return before
 
 
+class ChainJob:
+    """One owned chain of one family as a module wants it: where, which rules, whether it is to
+    exist; ``sync`` fills ``changed``, ``before`` and ``after`` (ChainStates)."""
+
+    def __init__(self, title, backend, chain, rules, present):
+        self.title = title
+        self.backend = backend
+        self.chain = chain
+        self.rules = rules
+        self.present = present
+        self.before = self.after = None
+        self.changed = False
+
+    def sync(self, check_mode, records, adopt, before=None):
+        self.changed, self.before, self.after = sync(
+            self.backend, self.chain, self.rules, self.present, check_mode, records, adopt, before)
+
+    def rule_lines(self):
+        return ["-A %s %s" % (self.chain.name, rule) for rule in self.after.rules]
+
+
+def read_all_owned(jobs, records, adopt):
+    """Each job's chain as read_owned() reads it, in order: every chain a module manages is
+    checked for a foreign owner before any of them changes."""
+    return [read_owned(job.backend, job.chain, records, adopt) for job in jobs]
+
+
 def sync(backend, chain, rules, present, check_mode, records, adopt, before=None):
     """iptables.sync() with ownership: refuse a foreign chain, record a chain before creating
     it, forget it (and delete a table we created, nft only) on absent.

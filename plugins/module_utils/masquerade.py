@@ -24,21 +24,20 @@ def split(params, key):
         raise StepFailed("%s: %s" % (key, exc)) from exc
 
 
-def render_diff(parts):
-    """Ansible's diff dict for ``parts`` [(header, chain, before, after)]: one header naming
-    every table shown, and when there are several, a comment line above each table's lines."""
-    header = "; ".join(part[0] for part in parts)
-    several = len(parts) > 1
+def render_diff(jobs):
+    """Ansible's diff dict for the synced ``jobs``: one header naming every table shown, and
+    when there are several, a comment line above each table's lines."""
+    header = "; ".join(job.title for job in jobs)
 
-    def text(index):
+    def text(state):
         out = ""
-        for title, chain, before, after in parts:
-            if several:
-                out += "# %s\n" % title
-            out += "".join(line + "\n" for line in (before, after)[index].lines(chain))
+        for job in jobs:
+            if len(jobs) > 1:
+                out += "# %s\n" % job.title
+            out += "".join(line + "\n" for line in getattr(job, state).lines(job.chain))
         return out
 
-    return dict(before_header=header, after_header=header, before=text(0), after=text(1))
+    return dict(before_header=header, after_header=header, before=text("before"), after=text("after"))
 
 
 def run(module, params, check_mode, diff):
@@ -63,33 +62,28 @@ def run(module, params, check_mode, diff):
         backend = iptables.Backend.find(module, params["backend"])
         backend6 = iptables.ipv6_backend(module, params["backend"], bool(rules[6]),
                                          "masquerading IPv6 sources needs ip6tables")
-        jobs = [(backend, rules[4])] + ([(backend6, rules[6])] if backend6 else [])
-        # Every chain is checked for a foreign owner before either family is changed.
-        befores = [iptables_state.read_owned(b, chain, records, params["adopt"]) for b, dummy in jobs]
-        outcomes = []
-        for (job_backend, job_rules), before in zip(jobs, befores):
-            outcomes.append(iptables_state.sync(job_backend, chain, job_rules, bool(job_rules),
-                                                check_mode, records, params["adopt"], before))
+        jobs = [iptables_state.ChainJob("iptables -t nat (%s): %s" % (backend.name, chain.name), backend, chain,
+                                        rules[4], bool(rules[4]))]
+        if backend6:
+            jobs.append(iptables_state.ChainJob("ip6tables -t nat (%s): %s" % (backend6.name, chain.name),
+                                                backend6, chain, rules[6], bool(rules[6])))
+        for job, before in zip(jobs, iptables_state.read_all_owned(jobs, records, params["adopt"])):
+            job.sync(check_mode, records, params["adopt"], before)
     except iptables.IptablesError as exc:
         raise StepFailed(str(exc)) from exc
     except (OSError, ValueError) as exc:
         raise StepFailed("cannot read or write the iptables state file: %s" % exc) from exc
 
-    after4 = outcomes[0][2]
-    after6 = outcomes[1][2] if backend6 else iptables.ChainState()
     result = dict(
-        changed=any(outcome[0] for outcome in outcomes),
-        rules=["-A %s %s" % (chain.name, rule) for rule in after4.rules],
-        rules6=["-A %s %s" % (chain.name, rule) for rule in after6.rules],
+        changed=any(job.changed for job in jobs),
+        rules=jobs[0].rule_lines(),
+        rules6=jobs[1].rule_lines() if backend6 else [],
         backend=backend.name,
         chain=chain.name,
     )
     if diff:
-        parts = [("iptables -t nat (%s): %s" % (backend.name, chain.name), chain,
-                  outcomes[0][1], after4)]
         # The IPv6 table is shown when it holds or held something of ours.
-        if backend6 and (outcomes[1][1] != iptables.ChainState() or after6 != iptables.ChainState()):
-            parts.append(("ip6tables -t nat (%s): %s" % (backend6.name, chain.name), chain,
-                          outcomes[1][1], after6))
-        result["diff"] = render_diff(parts)
+        empty = iptables.ChainState()
+        result["diff"] = render_diff([job for job in jobs
+                                      if job is jobs[0] or job.before != empty or job.after != empty])
     return result
